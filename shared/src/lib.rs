@@ -1,0 +1,22 @@
+//! The building blocks every lesson of *Worker Threads in Rust* stands on.
+//!
+//! Each module is one concept, readable on its own:
+//!
+//! | module | what it is | the Node.js idea it replaces |
+//! |---|---|---|
+//! | [`worker`] | a named thread with initial data, an inbox and a stream of lifecycle events | `new Worker(file, { workerData })`, `postMessage`, the `online`/`message`/`error`/`exit` events, `terminate()` |
+//! | [`channel`] | connected two-way ports, broadcast, request/response with correlation ids | `MessageChannel`/`MessagePort`, `BroadcastChannel`, hand-rolled request maps |
+//! | [`cancel`] | a cheap, clonable cancellation token that can be waited on | `worker.terminate()` (forcible in Node, cooperative in Rust) |
+//! | [`workload`] | CPU-bound kernels, each sequential and parallel with identical results | the Fibonacci, prime and image workloads of the course |
+//! | [`testing`] | receive-with-timeout and a concurrency probe for tests | — |
+//!
+//! Nothing here is forcible: Rust cannot kill a thread. Every stop is cooperative, and every
+//! blocking call that could wait forever has a form with a timeout.
+
+pub mod cancel;
+pub mod channel;
+pub mod testing;
+pub mod worker;
+pub mod workload;
+
+pub use cancel::{CancellationToken, Cancelled};

@@ -1,0 +1,318 @@
+//! Helpers for tests of threaded code: every wait has a deadline, and concurrency is measured
+//! rather than assumed.
+//!
+//! A test of threaded code must never hang: a lost message should fail the test with a message
+//! that says what was awaited, not stall CI until it is killed. And a test that claims work ran
+//! in parallel, or never more than N at a time, should measure it. These helpers do both.
+//!
+//! The timeouts are generous ([`TIMEOUT`]) on purpose: they exist to turn a hang into a
+//! failure, never to decide whether something was fast enough.
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use std::any::Any;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that should happen "at once" before it fails.
+///
+/// Ten seconds: far longer than any correct test needs, even on a busy 2-core machine, so
+/// passing never depends on timing, while a hang still fails quickly enough to read.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Receives one message within [`TIMEOUT`], or panics naming what was awaited.
+///
+/// ```
+/// use shared::testing::recv_or_fail;
+///
+/// let (tx, rx) = crossbeam_channel::unbounded();
+/// tx.send(42).unwrap();
+/// assert_eq!(recv_or_fail(&rx, "the answer"), 42);
+/// ```
+///
+/// ```should_panic
+/// use shared::testing::recv_or_fail;
+///
+/// let (tx, rx) = crossbeam_channel::unbounded::<i32>();
+/// drop(tx);
+/// recv_or_fail(&rx, "a reply"); // panics: "channel closed while waiting for a reply"
+/// ```
+#[track_caller]
+pub fn recv_or_fail<T>(rx: &Receiver<T>, what: &str) -> T {
+    recv_within(rx, TIMEOUT, what)
+}
+
+/// Receives one message within `timeout`, or panics naming what was awaited and why it did
+/// not come (a timeout, or every sender dropped).
+///
+/// ```
+/// use shared::testing::recv_within;
+/// use std::time::Duration;
+///
+/// let (tx, rx) = crossbeam_channel::bounded(1);
+/// std::thread::spawn(move || tx.send("pong").unwrap());
+/// assert_eq!(recv_within(&rx, Duration::from_secs(10), "pong"), "pong");
+/// ```
+#[track_caller]
+pub fn recv_within<T>(rx: &Receiver<T>, timeout: Duration, what: &str) -> T {
+    match rx.recv_timeout(timeout) {
+        Ok(value) => value,
+        Err(RecvTimeoutError::Timeout) => panic!("timed out after {timeout:?} waiting for {what}"),
+        Err(RecvTimeoutError::Disconnected) => {
+            panic!("channel closed while waiting for {what}: every sender was dropped")
+        }
+    }
+}
+
+/// Asserts that nothing arrives on `rx` within `quiet`: for "nothing after shutdown" checks.
+///
+/// A message that is already queued, or that arrives within the window, fails the test.
+/// Disconnection counts as quiet: nothing can arrive any more.
+///
+/// ```
+/// use shared::testing::assert_quiet;
+/// use std::time::Duration;
+///
+/// let (tx, rx) = crossbeam_channel::unbounded::<u8>();
+/// drop(tx);
+/// assert_quiet(&rx, Duration::from_millis(10), "after shutdown");
+/// ```
+#[track_caller]
+pub fn assert_quiet<T: std::fmt::Debug>(rx: &Receiver<T>, quiet: Duration, when: &str) {
+    match rx.recv_timeout(quiet) {
+        Ok(value) => panic!("expected no message {when}, got {value:?}"),
+        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+    }
+}
+
+/// Joins a thread, failing the test if it has not ended by itself within `timeout`.
+///
+/// Std's `JoinHandle` has no timed join, so this checks
+/// [`is_finished`](JoinHandle::is_finished) in short naps until the deadline. On success it
+/// returns what `join` returns: the thread's value, or the payload of its panic.
+///
+/// ```
+/// use shared::testing::join_within;
+/// use std::time::Duration;
+///
+/// let handle = std::thread::spawn(|| 6 * 7);
+/// assert_eq!(join_within(handle, Duration::from_secs(10), "the worker").unwrap(), 42);
+/// ```
+#[track_caller]
+pub fn join_within<T>(
+    handle: JoinHandle<T>,
+    timeout: Duration,
+    what: &str,
+) -> thread::Result<T> {
+    let deadline = Instant::now() + timeout;
+    let mut nap = Duration::from_micros(50);
+    while !handle.is_finished() {
+        if Instant::now() >= deadline {
+            panic!("{what} did not end within {timeout:?}");
+        }
+        thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(10));
+    }
+    handle.join()
+}
+
+/// The message of a panic payload, as `join` or `catch_unwind` hands it back.
+///
+/// `panic!("literal")` carries a `&'static str`, `panic!("{x}")` a `String`; anything else
+/// (from `std::panic::panic_any`) has no message.
+///
+/// ```
+/// use shared::testing::panic_message;
+///
+/// let payload = std::thread::spawn(|| panic!("boom {}", 7)).join().unwrap_err();
+/// assert_eq!(panic_message(payload.as_ref()), "boom 7");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<a panic payload that is not a string>".to_owned()
+    }
+}
+
+/// Records how many tasks run at once, and the most that ever did.
+///
+/// Each task holds a guard from [`enter`](Self::enter) while it runs. A test then asserts
+/// `probe.max() <= pool_size` (never more at once than allowed) or `probe.max() >= 2` (it
+/// really ran in parallel). Clones share one count.
+///
+/// ```
+/// use shared::testing::ConcurrencyProbe;
+/// use std::sync::Barrier;
+/// use std::thread;
+///
+/// let probe = ConcurrencyProbe::new();
+/// let both_inside = Barrier::new(2);
+/// thread::scope(|s| {
+///     for _ in 0..2 {
+///         s.spawn(|| {
+///             let _running = probe.enter();
+///             both_inside.wait(); // neither leaves before both are in
+///         });
+///     }
+/// });
+/// assert_eq!(probe.max(), 2);
+/// assert_eq!(probe.current(), 0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ConcurrencyProbe {
+    counts: Arc<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    current: AtomicUsize,
+    max: AtomicUsize,
+    total: AtomicUsize,
+}
+
+/// Held while a task runs; leaving (dropping it, also by a panic) lowers the current count.
+#[derive(Debug)]
+#[must_use = "the task counts as running only while the guard is held"]
+pub struct ProbeGuard {
+    counts: Arc<Counts>,
+}
+
+impl ConcurrencyProbe {
+    /// A probe that has seen nothing yet.
+    ///
+    /// ```
+    /// let probe = shared::testing::ConcurrencyProbe::new();
+    /// assert_eq!((probe.current(), probe.max(), probe.total()), (0, 0, 0));
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Marks one task as running until the returned guard is dropped.
+    ///
+    /// ```
+    /// let probe = shared::testing::ConcurrencyProbe::new();
+    /// let guard = probe.enter();
+    /// assert_eq!(probe.current(), 1);
+    /// drop(guard);
+    /// assert_eq!(probe.current(), 0);
+    /// ```
+    pub fn enter(&self) -> ProbeGuard {
+        // SeqCst throughout: a test probe wants the simplest correct reasoning, not speed.
+        let now = self.counts.current.fetch_add(1, Ordering::SeqCst) + 1;
+        self.counts.max.fetch_max(now, Ordering::SeqCst);
+        self.counts.total.fetch_add(1, Ordering::SeqCst);
+        ProbeGuard {
+            counts: Arc::clone(&self.counts),
+        }
+    }
+
+    /// How many tasks are running now.
+    ///
+    /// ```
+    /// let probe = shared::testing::ConcurrencyProbe::new();
+    /// let _a = probe.enter();
+    /// assert_eq!(probe.current(), 1);
+    /// ```
+    pub fn current(&self) -> usize {
+        self.counts.current.load(Ordering::SeqCst)
+    }
+
+    /// The highest number of tasks that were ever running at once.
+    ///
+    /// ```
+    /// let probe = shared::testing::ConcurrencyProbe::new();
+    /// let a = probe.enter();
+    /// let b = probe.enter();
+    /// drop((a, b));
+    /// assert_eq!(probe.max(), 2);
+    /// ```
+    pub fn max(&self) -> usize {
+        self.counts.max.load(Ordering::SeqCst)
+    }
+
+    /// How many tasks have entered in all.
+    ///
+    /// ```
+    /// let probe = shared::testing::ConcurrencyProbe::new();
+    /// drop(probe.enter());
+    /// drop(probe.enter());
+    /// assert_eq!(probe.total(), 2);
+    /// ```
+    pub fn total(&self) -> usize {
+        self.counts.total.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for ProbeGuard {
+    fn drop(&mut self) {
+        self.counts.current.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic;
+
+    #[test]
+    fn recv_within_names_what_timed_out() {
+        let (_tx, rx) = crossbeam_channel::unbounded::<()>();
+        let err = panic::catch_unwind(|| recv_within(&rx, Duration::from_millis(1), "the pong"))
+            .unwrap_err();
+        let message = panic_message(err.as_ref());
+        assert!(message.contains("waiting for the pong"), "{message}");
+    }
+
+    #[test]
+    fn assert_quiet_fails_on_a_queued_message() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        tx.send(1).unwrap();
+        let err = panic::catch_unwind(|| assert_quiet(&rx, Duration::ZERO, "after stop"));
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn join_within_fails_on_a_thread_that_never_ends() {
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        let stuck = thread::spawn(move || {
+            let _ = stop_rx.recv();
+        });
+        let err = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+            join_within(stuck, Duration::from_millis(20), "the stuck thread")
+        }))
+        .unwrap_err();
+        assert!(panic_message(err.as_ref()).contains("did not end"));
+        drop(stop_tx); // lets the thread end
+    }
+
+    #[test]
+    fn join_within_returns_the_panic_payload() {
+        let handle = thread::spawn(|| panic!("inner"));
+        let payload = join_within(handle, TIMEOUT, "the panicking thread").unwrap_err();
+        assert_eq!(panic_message(payload.as_ref()), "inner");
+    }
+
+    #[test]
+    fn probe_counts_down_when_a_task_panics() {
+        let probe = ConcurrencyProbe::new();
+        let inner = probe.clone();
+        let _ = panic::catch_unwind(move || {
+            let _guard = inner.enter();
+            panic!("task failed");
+        });
+        assert_eq!(probe.current(), 0);
+        assert_eq!(probe.max(), 1);
+        assert_eq!(probe.total(), 1);
+    }
+
+    #[test]
+    fn panic_message_of_a_non_string_payload() {
+        let payload = panic::catch_unwind(|| panic::panic_any(7_u8)).unwrap_err();
+        assert!(panic_message(payload.as_ref()).contains("not a string"));
+    }
+}
