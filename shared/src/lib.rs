@@ -20,3 +20,8 @@ pub mod worker;
 pub mod workload;
 
 pub use cancel::{CancellationToken, Cancelled};
+pub use channel::{
+    BroadcastChannel, MessageChannel, MessagePort, Request, RequestClient, RequestError,
+    RequestServer, Subscriber, request_channel,
+};
+pub use worker::{Event, Exit, Worker, WorkerContext};

@@ -100,11 +100,7 @@ pub fn assert_quiet<T: std::fmt::Debug>(rx: &Receiver<T>, quiet: Duration, when:
 /// assert_eq!(join_within(handle, Duration::from_secs(10), "the worker").unwrap(), 42);
 /// ```
 #[track_caller]
-pub fn join_within<T>(
-    handle: JoinHandle<T>,
-    timeout: Duration,
-    what: &str,
-) -> thread::Result<T> {
+pub fn join_within<T>(handle: JoinHandle<T>, timeout: Duration, what: &str) -> thread::Result<T> {
     let deadline = Instant::now() + timeout;
     let mut nap = Duration::from_micros(50);
     while !handle.is_finished() {
@@ -115,6 +111,58 @@ pub fn join_within<T>(
         nap = (nap * 2).min(Duration::from_millis(10));
     }
     handle.join()
+}
+
+/// Runs `f` on a helper thread and returns its result, failing the test if it takes longer
+/// than `timeout` (a deadlock or a lost message in the code under test) or panics.
+///
+/// A panic in `f` fails the test with the original message kept, so a `todo!("ex01: ...")`
+/// in the code under test still names its task.
+///
+/// ```
+/// use shared::testing::{run_within, TIMEOUT};
+///
+/// let answer = run_within(TIMEOUT, "the computation", || 6 * 7);
+/// assert_eq!(answer, 42);
+/// ```
+///
+/// ```should_panic
+/// use shared::testing::run_within;
+/// use std::time::Duration;
+///
+/// // Never returns: the test fails after the timeout instead of hanging.
+/// run_within(Duration::from_millis(10), "a stuck call", || {
+///     let (_tx, rx) = std::sync::mpsc::channel::<()>();
+///     let _ = rx.recv();
+/// });
+/// ```
+#[track_caller]
+pub fn run_within<T, F>(timeout: Duration, what: &str, f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let runner = thread::Builder::new()
+        .name(format!("run_within: {what}"))
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            // The receiver is gone only if the test already failed on its timeout.
+            let _ = tx.send(outcome);
+        })
+        .unwrap_or_else(|e| panic!("could not spawn a thread to run {what}: {e}"));
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(value)) => {
+            // The thread has sent its last message; joining cannot block for long.
+            let _ = runner.join();
+            value
+        }
+        Ok(Err(payload)) => panic!("{what} panicked: {}", panic_message(payload.as_ref())),
+        // The stuck thread is left behind: Rust cannot stop it, and the test is failing anyway.
+        Err(_) => {
+            panic!("{what} did not finish within {timeout:?} (a deadlock or a lost message?)")
+        }
+    }
 }
 
 /// The message of a panic payload, as `join` or `catch_unwind` hands it back.
@@ -295,6 +343,17 @@ mod tests {
         let handle = thread::spawn(|| panic!("inner"));
         let payload = join_within(handle, TIMEOUT, "the panicking thread").unwrap_err();
         assert_eq!(panic_message(payload.as_ref()), "inner");
+    }
+
+    #[test]
+    fn run_within_keeps_the_message_of_a_panic() {
+        let err = panic::catch_unwind(|| {
+            run_within(TIMEOUT, "the stub", || -> u32 { todo!("ex01: write me") })
+        })
+        .unwrap_err();
+        let message = panic_message(err.as_ref());
+        assert!(message.contains("the stub panicked"), "{message}");
+        assert!(message.contains("ex01: write me"), "{message}");
     }
 
     #[test]

@@ -1,0 +1,6 @@
+//! Reference solutions. Each has the same skeleton as its stub in [`crate::exercises`], so
+//! `diff src/exercises/exNN_*.rs src/solutions/exNN_*.rs` is the lesson.
+//!
+//! Try the exercise first: the tests tell you more than the answer does.
+
+pub mod ex01_hello_worker;
