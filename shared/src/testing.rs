@@ -177,13 +177,7 @@ where
 /// assert_eq!(panic_message(payload.as_ref()), "boom 7");
 /// ```
 pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<a panic payload that is not a string>".to_owned()
-    }
+    crate::worker::panic_message(payload)
 }
 
 /// Records how many tasks run at once, and the most that ever did.

@@ -883,22 +883,13 @@ impl<In, Out> fmt::Debug for WorkerContext<In, Out> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TIMEOUT, join_within, recv_or_fail, recv_within};
+    use crate::testing::{TIMEOUT, recv_or_fail, recv_within, run_within};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
 
     /// Runs a call that may block (`terminate`, `join`, `drop`) on a helper thread, so that a
     /// hang fails the test after [`TIMEOUT`] instead of stalling it.
-    #[track_caller]
-    fn within<T: Send + 'static>(what: &str, call: impl FnOnce() -> T + Send + 'static) -> T {
-        match join_within(thread::spawn(call), TIMEOUT, what) {
-            Ok(value) => value,
-            Err(payload) => panic::resume_unwind(payload),
-        }
-    }
-
-    /// Every event until the channel disconnects (which it does right after `Exit`).
     fn drain<Out: fmt::Debug>(events: &Receiver<Event<Out>>) -> Vec<Event<Out>> {
         let mut all = Vec::new();
         loop {
@@ -928,7 +919,10 @@ mod tests {
         })
         .expect("spawn");
         let events = worker.events().clone();
-        assert_eq!(within("join", move || worker.join()), Exit::Finished);
+        assert_eq!(
+            run_within(TIMEOUT, "join", move || worker.join()),
+            Exit::Finished
+        );
         // The thread has been joined: every event is still there, and nothing follows Exit.
         assert_eq!(
             drain(&events),
@@ -960,7 +954,10 @@ mod tests {
                 Event::Message(1000 + n)
             );
         }
-        assert_eq!(within("join", move || worker.join()), Exit::Finished);
+        assert_eq!(
+            run_within(TIMEOUT, "join", move || worker.join()),
+            Exit::Finished
+        );
     }
 
     #[test]
@@ -977,7 +974,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            within("join", move || worker.join()),
+            run_within(TIMEOUT, "join", move || worker.join()),
             Exit::Panicked(message)
         );
     }
@@ -986,7 +983,7 @@ mod tests {
     fn a_panic_without_a_string_payload_still_reports_an_error() {
         let worker = Worker::<(), ()>::spawn("odd-panic", (), |(), _ctx| panic::panic_any(42_u8))
             .expect("spawn");
-        match within("join", move || worker.join()) {
+        match run_within(TIMEOUT, "join", move || worker.join()) {
             Exit::Panicked(message) => assert!(message.contains("not a string"), "{message}"),
             other => panic!("expected a panic, got {other:?}"),
         }
@@ -1000,7 +997,7 @@ mod tests {
         })
         .expect("spawn");
         assert_eq!(
-            within("terminate", move || worker.terminate()),
+            run_within(TIMEOUT, "terminate", move || worker.terminate()),
             Exit::Panicked("cleanup failed".to_owned())
         );
     }
@@ -1014,7 +1011,7 @@ mod tests {
         assert_eq!(recv_or_fail(worker.events(), "the echo"), Event::Message(1));
         let events = worker.events().clone();
         assert_eq!(
-            within("terminate", move || worker.terminate()),
+            run_within(TIMEOUT, "terminate", move || worker.terminate()),
             Exit::Cancelled
         );
         assert_eq!(drain(&events), [Event::Exit(Exit::Cancelled)]);
@@ -1093,7 +1090,7 @@ mod tests {
             !ended.load(Ordering::SeqCst),
             "it cannot end before the drop"
         );
-        within("drop", move || drop(worker));
+        run_within(TIMEOUT, "drop", move || drop(worker));
         assert!(
             ended.load(Ordering::SeqCst),
             "drop returned before the thread ended"
@@ -1251,13 +1248,16 @@ mod tests {
     fn terminate_and_join_block_until_the_end_and_report_it() {
         let worker = echo("term");
         assert_eq!(
-            within("terminate", move || worker.terminate()),
+            run_within(TIMEOUT, "terminate", move || worker.terminate()),
             Exit::Cancelled
         );
         let worker = echo("joined");
         worker.post(3).expect("running");
         let events = worker.events().clone();
-        assert_eq!(within("join", move || worker.join()), Exit::Finished);
+        assert_eq!(
+            run_within(TIMEOUT, "join", move || worker.join()),
+            Exit::Finished
+        );
         assert_eq!(recv_within(&events, TIMEOUT, "online"), Event::Online);
         assert_eq!(
             recv_or_fail(&events, "the echo of a queued message"),

@@ -504,8 +504,9 @@ impl<Q, R> Request<Q, R> {
     /// Never waits. Fails, handing the response back, if the caller stopped waiting (it timed
     /// out or its thread ended); a server usually ignores that with `let _ =`, or logs it.
     ///
-    /// Compute the answer *before* the call: `request.reply(request.body * 2)` does not
-    /// compile, because `reply` takes `request` by value before its argument is evaluated.
+    /// Compute the answer *before* the call, or use [`reply_with`](Self::reply_with):
+    /// `request.reply(request.body * 2)` does not compile, because `reply` takes `request` by
+    /// value before its argument is evaluated.
     ///
     /// ```
     /// use shared::channel::request_channel;
@@ -521,6 +522,30 @@ impl<Q, R> Request<Q, R> {
     /// ```
     pub fn reply(self, response: R) -> Result<(), CallerGone<R>> {
         self.responder.reply(response)
+    }
+
+    /// Computes the response from the request's body and sends it: the usual server loop
+    /// body. Fails like [`reply`](Self::reply) if the caller stopped waiting.
+    ///
+    /// ```
+    /// use shared::channel::request_channel;
+    /// use std::time::Duration;
+    ///
+    /// let (client, server) = request_channel::<u32, u32>();
+    /// let worker = std::thread::spawn(move || {
+    ///     for request in server {
+    ///         let _ = request.reply_with(|n| n * 2);
+    ///     }
+    /// });
+    /// assert_eq!(client.request(21, Duration::from_secs(10)), Ok(42));
+    /// drop(client); // ends the server loop
+    /// worker.join().unwrap();
+    /// ```
+    pub fn reply_with(self, answer: impl FnOnce(Q) -> R) -> Result<(), CallerGone<R>> {
+        let Request {
+            body, responder, ..
+        } = self;
+        responder.reply(answer(body))
     }
 }
 
