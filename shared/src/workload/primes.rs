@@ -32,14 +32,14 @@ pub fn is_prime(n: u64) -> bool {
     if n < 4 {
         return n >= 2;
     }
-    if n % 2 == 0 || n % 3 == 0 {
+    if n.is_multiple_of(2) || n.is_multiple_of(3) {
         return false;
     }
     // Every prime above 3 is one more or one less than a multiple of 6, so only those
     // divisors need trying. `d <= n / d` is `d * d <= n` without overflowing near u64::MAX.
     let mut d = 5;
     while d <= n / d {
-        if n % d == 0 || n % (d + 2) == 0 {
+        if n.is_multiple_of(d) || n.is_multiple_of(d + 2) {
             return false;
         }
         d += 6;
