@@ -7,6 +7,7 @@
 //! | [`worker`] | a named thread with initial data, an inbox and a stream of lifecycle events | `new Worker(file, { workerData })`, `postMessage`, the `online`/`message`/`error`/`exit` events, `terminate()` |
 //! | [`channel`] | connected two-way ports, broadcast, request/response with correlation ids | `MessageChannel`/`MessagePort`, `BroadcastChannel`, hand-rolled request maps |
 //! | [`cancel`] | a cheap, clonable cancellation token that can be waited on | `worker.terminate()` (forcible in Node, cooperative in Rust) |
+//! | [`pool`] | a pool of worker threads: bounded queue, handles that always settle, cancellation, timeouts, metrics | piscina, hand-built pools |
 //! | [`workload`] | CPU-bound kernels, each sequential and parallel with identical results | the Fibonacci, prime and image workloads of the course |
 //! | [`testing`] | receive-with-timeout and a concurrency probe for tests | — |
 //!
@@ -15,6 +16,8 @@
 
 pub mod cancel;
 pub mod channel;
+pub mod pool;
+mod sync;
 pub mod testing;
 pub mod worker;
 pub mod workload;

@@ -130,7 +130,11 @@ impl GrayImage {
     pub fn test_pattern(width: usize, height: usize) -> Self {
         let pattern = |x: usize, y: usize| {
             let ramp = ((x + y) % 128) as u8;
-            let checker = if (x / 8 + y / 8).is_multiple_of(2) { 0 } else { 128 };
+            let checker = if (x / 8 + y / 8).is_multiple_of(2) {
+                0
+            } else {
+                128
+            };
             ramp + checker
         };
         let pixels = (0..height)

@@ -1,0 +1,238 @@
+//! The pool's threads: how many there are, how each one runs, and when one may leave.
+//!
+//! Each worker loops: take the next job (`try_recv` first, so a busy pool never touches the
+//! slow path), run it, count it. Only when the queue is empty does a worker block, on a
+//! `select!` over the queue and a wake-up channel that [`close`](super::WorkerPool::close)
+//! disconnects; an elastic pool's extra workers also leave after `keep_alive` without work.
+//!
+//! A worker leaves for good only when the pool is closed **and** the queue is empty. Closing
+//! first shuts the submission gate and waits for every submission in flight, so once a worker
+//! sees "closed", nothing can arrive after its last look at the queue: no accepted task is
+//! ever stranded.
+
+use super::metrics::WorkerStats;
+use super::task::TaskContext;
+use super::{Queued, Shared};
+use crate::sync::AtomicUsize;
+use crossbeam_channel::select;
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// How many workers are alive and how many are waiting for work, within `min..=max`.
+///
+/// The counts change by compare-and-swap so that concurrent hires and retirements can never
+/// take the pool above `max` or below `min` (the loom models check exactly that).
+#[derive(Debug)]
+pub(crate) struct Crew {
+    pub(crate) min: usize,
+    pub(crate) max: usize,
+    live: AtomicUsize,
+    idle: AtomicUsize,
+}
+
+impl Crew {
+    pub(crate) fn new(min: usize, max: usize) -> Self {
+        Self {
+            min,
+            max,
+            live: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn is_elastic(&self) -> bool {
+        self.min < self.max
+    }
+
+    /// Reserves a place for one more worker; `false` at `max`.
+    pub(crate) fn try_hire(&self) -> bool {
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live < self.max).then_some(live + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives up one place; `false` at `min` (the worker must stay).
+    pub(crate) fn try_retire(&self) -> bool {
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live > self.min).then_some(live - 1)
+            })
+            .is_ok()
+    }
+
+    /// A worker leaves unconditionally (the pool is closing, or its start failed).
+    pub(crate) fn leave(&self) {
+        self.live.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn idle(&self) -> usize {
+        self.idle.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn idle_enter(&self) {
+        self.idle.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn idle_leave(&self) {
+        self.idle.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+thread_local! {
+    /// The id of the pool whose worker this thread is, if any: how the pool refuses waits
+    /// that would deadlock it.
+    static CURRENT_POOL: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+pub(crate) fn current_pool_id() -> Option<usize> {
+    CURRENT_POOL.with(|c| c.get())
+}
+
+/// The body of a worker thread. `index` is its place in the pool's start order.
+pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
+    CURRENT_POOL.with(|c| c.set(Some(shared.id)));
+    // However this thread ends, the pool's count of live workers and its statistics follow.
+    let mut exit = ExitGuard {
+        shared: &shared,
+        stats: &stats,
+        index,
+        retired: false,
+    };
+
+    let mut state: Option<Box<dyn Any + Send>> =
+        shared.config.worker_state.as_ref().map(|make| make(index));
+    if let Some(hook) = &shared.config.on_start {
+        // A failing hook is reported by the panic hook and must not cost the pool a worker.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(index)));
+    }
+
+    loop {
+        // `shutdown_now` leaves the remaining jobs to the caller that drains them.
+        if shared.stopping.load(Ordering::Acquire) {
+            break;
+        }
+        let queued = match shared.rx.try_recv() {
+            Ok(queued) => queued,
+            Err(_) => match wait_for_work(&shared, &stats) {
+                Wait::Job(queued) => queued,
+                Wait::Closed => break,
+                Wait::Retired => {
+                    exit.retired = true;
+                    break;
+                }
+            },
+        };
+        run(&shared, &stats, index, &mut state, queued);
+    }
+    drop(state);
+    drop(exit);
+}
+
+fn run(
+    shared: &Shared,
+    stats: &WorkerStats,
+    index: usize,
+    state: &mut Option<Box<dyn Any + Send>>,
+    queued: Queued,
+) {
+    stats.started();
+    // Only sampled jobs carry their enqueue time, so only they pay for clock reads.
+    let started = queued.enqueued.map(|enqueued| {
+        let now = Instant::now();
+        shared
+            .metrics
+            .queue_wait
+            .record(now.saturating_duration_since(enqueued));
+        now
+    });
+    let mut cx = TaskContext {
+        worker_index: index,
+        pool_stopping: &shared.stopping,
+        state: state.as_deref_mut(),
+        cancelled: None,
+        deadline: None,
+    };
+    let outcome = queued.job.run(&mut cx);
+    if let Some(started) = started {
+        shared.metrics.run_time.record(started.elapsed());
+    }
+    stats.finished(outcome);
+}
+
+enum Wait {
+    Job(Queued),
+    Closed,
+    Retired,
+}
+
+/// The slow path: the queue was empty. Blocks until a job arrives, the pool closes, or (an
+/// elastic pool's extra worker) `keep_alive` passes without work.
+fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
+    let crew = &shared.crew;
+    let idle_since = stats.idle_enter();
+    crew.idle_enter();
+    let never = crossbeam_channel::never();
+    let outcome = loop {
+        if shared.stopping.load(Ordering::Acquire) {
+            // `shutdown_now` drains the queue itself, so that it can count what it rejects.
+            break Wait::Closed;
+        }
+        if shared.closed.load(Ordering::Acquire) {
+            // Closed: every accepted job is already queued. Take one if any is left.
+            break match shared.rx.try_recv() {
+                Ok(queued) => Wait::Job(queued),
+                Err(_) => Wait::Closed,
+            };
+        }
+        let timeout = if crew.is_elastic() {
+            crossbeam_channel::after(shared.config.keep_alive)
+        } else {
+            never.clone()
+        };
+        select! {
+            recv(shared.rx) -> queued => match queued {
+                Ok(queued) => break Wait::Job(queued),
+                Err(_) => break Wait::Closed, // cannot happen: the pool holds a sender
+            },
+            recv(shared.wake_rx) -> _ => continue, // closed: look again
+            recv(timeout) -> _ => {
+                if shared.rx.is_empty() && crew.try_retire() {
+                    break Wait::Retired;
+                }
+            },
+        }
+    };
+    crew.idle_leave();
+    stats.idle_leave(idle_since);
+    outcome
+}
+
+/// Runs when a worker thread ends, also by a panic: the pool's counts follow it.
+struct ExitGuard<'a> {
+    shared: &'a Shared,
+    stats: &'a Arc<WorkerStats>,
+    index: usize,
+    retired: bool,
+}
+
+impl Drop for ExitGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(hook) = &self.shared.config.on_exit {
+            let index = self.index;
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(index)));
+        }
+        if !self.retired {
+            self.shared.crew.leave();
+        }
+        self.shared.metrics.retire(self.stats);
+    }
+}

@@ -1,0 +1,843 @@
+//! [`WorkerPool`]: a pool of worker threads that run submitted tasks, the Rust counterpart of
+//! piscina and of the hand-built pools of the Node.js course.
+//!
+//! What it promises, and where each promise is kept:
+//!
+//! | promise | kept by |
+//! |---|---|
+//! | every [`TaskHandle`] settles: a value, or a [`TaskError`] saying why not | [`task`]'s `Slot` |
+//! | a panicking task costs only itself: the worker, the pool and the counts survive | `catch_unwind` around every task |
+//! | the queue is bounded: `submit` waits, `try_submit` hands the task back | a bounded crossbeam channel |
+//! | no accepted task is lost or run twice at close or drop | the submission gate and [`crew`]'s exit rule |
+//! | a timeout counts from the moment a task starts, not from when it was queued | [`TaskContext`] and `Slot` |
+//! | waiting on your own pool from inside it is refused, never a deadlock | a thread-local pool id |
+//! | `shutdown_now` rejects the queued tasks and tells the running ones to stop | [`WorkerPool::shutdown_now`] |
+//!
+//! A tour in one example:
+//!
+//! ```
+//! use shared::pool::{TaskError, WorkerPool};
+//! use shared::workload::fib;
+//!
+//! let pool = WorkerPool::new(2)?;
+//!
+//! // Submit work and get a handle that always settles.
+//! let handle = pool.submit(|| fib(20))?;
+//! assert_eq!(handle.join()?, 6_765);
+//!
+//! // A panic is that task's error, not the pool's end.
+//! let bad = pool.submit(|| -> u64 { panic!("no input") })?;
+//! assert_eq!(bad.join(), Err(TaskError::Panicked("no input".into())));
+//!
+//! // A batch, results in input order.
+//! assert_eq!(pool.map(10..15, fib)?, [55, 89, 144, 233, 377]);
+//!
+//! // Close, wait for every thread, and read the counts.
+//! pool.join().unwrap();
+//! let metrics = pool.metrics();
+//! assert_eq!((metrics.completed, metrics.panicked), (6, 1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! What it does not do: stop a running task by force. Rust cannot kill a thread; a task stops
+//! early only if it checks its [`TaskContext`]. Work that must be killable belongs in a child
+//! process.
+
+mod builder;
+pub(crate) mod crew;
+mod error;
+pub mod histogram;
+mod metrics;
+mod scope;
+pub(crate) mod task;
+
+pub use builder::PoolBuilder;
+pub use error::{BuildError, JoinFromWorker, SubmitError, TaskError};
+pub use histogram::LatencySummary;
+pub use metrics::{PoolMetrics, SAMPLE_ALL_FIRST, SAMPLE_EVERY};
+pub use scope::Scope;
+pub use task::{TaskContext, TaskHandle};
+
+use crew::Crew;
+pub(crate) use crew::current_pool_id;
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
+use metrics::Metrics;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+use task::{Contextual, Detached, Job, Plain, Slot, WithHandle};
+
+/// A job in the queue, with its enqueue time if it was picked for timing.
+pub(crate) struct Queued {
+    job: Box<dyn Job>,
+    enqueued: Option<Instant>,
+}
+
+/// How long a blocked submission holds the gate before letting a `close` through, then
+/// trying again.
+const GATE_SLICE: Duration = Duration::from_millis(5);
+
+/// A pool of worker threads that run submitted tasks.
+///
+/// Make one with [`WorkerPool::new`] (a fixed number of threads) or [`WorkerPool::builder`]
+/// (elastic sizing, names, stack size, hooks, per-worker state, queue capacity). Share it by
+/// reference, or in an `Arc` across threads: every method takes `&self`.
+///
+/// Dropping the pool closes it and waits for every thread to end, after the queued tasks have
+/// run. A task that never returns therefore keeps `drop` waiting: give long tasks a way to
+/// stop ([`TaskContext::is_cancelled`]) and call [`shutdown_now`](Self::shutdown_now) first.
+///
+/// ```
+/// use shared::pool::WorkerPool;
+///
+/// let pool = WorkerPool::new(2)?;
+/// let handles: Vec<_> = (0..4u64).map(|n| pool.submit(move || n * 10)).collect::<Result<_, _>>()?;
+/// let values: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+/// assert_eq!(values, [0, 10, 20, 30]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct WorkerPool {
+    shared: Arc<Shared>,
+}
+
+/// Everything the pool's threads share.
+pub(crate) struct Shared {
+    /// Unique per pool: how a worker recognises its own pool.
+    pub(crate) id: usize,
+    tx: Sender<Queued>,
+    pub(crate) rx: Receiver<Queued>,
+    /// Open while `true`. A submission holds a read lock across its `send`, so `close`, which
+    /// takes the write lock, knows that no submission is still in flight once it has it.
+    gate: RwLock<bool>,
+    /// Set once the gate is shut; read by workers deciding whether an empty queue means "done".
+    pub(crate) closed: AtomicBool,
+    /// Set by `shutdown_now`: workers take no more jobs, running tasks see `is_cancelled`.
+    pub(crate) stopping: AtomicBool,
+    /// Never carries a message: dropping the sender wakes every worker blocked on the queue.
+    wake_tx: Mutex<Option<Sender<()>>>,
+    pub(crate) wake_rx: Receiver<()>,
+    pub(crate) crew: Crew,
+    pub(crate) config: builder::Config,
+    /// Handles of the threads started and not yet joined.
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The index the next worker gets.
+    next_index: AtomicUsize,
+    pub(crate) metrics: Metrics,
+}
+
+/// How a submission treats a full queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Admission {
+    Block,
+    Try,
+    Wait(Duration),
+}
+
+/// Why a submission was refused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Refusal {
+    Full,
+    Timeout(Duration),
+    Closed,
+}
+
+static NEXT_POOL_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl WorkerPool {
+    /// A pool of `threads` worker threads with the default settings (see [`PoolBuilder`]).
+    ///
+    /// # Errors
+    /// If `threads` is 0, or the operating system refuses to start a thread.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    ///
+    /// let cores = std::thread::available_parallelism()?.get();
+    /// let pool = WorkerPool::new(cores)?;
+    /// assert_eq!(pool.metrics().threads, cores);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(threads: usize) -> Result<Self, BuildError> {
+        Self::builder().threads(threads).build()
+    }
+
+    /// A [`PoolBuilder`] for every other setting.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = WorkerPool::builder()
+    ///     .min_threads(1)
+    ///     .max_threads(4)
+    ///     .keep_alive(Duration::from_secs(5))
+    ///     .thread_name(|i| format!("crunch-{i}"))
+    ///     .queue_capacity(256)
+    ///     .build()?;
+    /// assert_eq!(pool.capacity(), Some(256));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    pub(crate) fn start(config: builder::Config) -> Result<Self, BuildError> {
+        let (tx, rx) = match config.queue_capacity {
+            Some(capacity) => crossbeam_channel::bounded(capacity),
+            None => crossbeam_channel::unbounded(),
+        };
+        let (wake_tx, wake_rx) = crossbeam_channel::bounded(0);
+        let pool = Self {
+            shared: Arc::new(Shared {
+                id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+                tx,
+                rx,
+                gate: RwLock::new(true),
+                closed: AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
+                wake_tx: Mutex::new(Some(wake_tx)),
+                wake_rx,
+                crew: Crew::new(config.min_threads, config.max_threads),
+                config,
+                threads: Mutex::new(Vec::new()),
+                next_index: AtomicUsize::new(0),
+                metrics: Metrics::new(),
+            }),
+        };
+        for _ in 0..pool.shared.crew.min {
+            if !pool.shared.crew.try_hire() {
+                break;
+            }
+            // On failure, dropping `pool` closes and joins the threads already started.
+            pool.shared.spawn_worker()?;
+        }
+        Ok(pool)
+    }
+
+    /// Queues `task` to run on a worker, fire and forget. Waits while the queue is full.
+    ///
+    /// A panic in the task is caught and counted in [`metrics`](Self::metrics) (the panic
+    /// hook prints it with the worker's name); use [`submit`](Self::submit) to receive it.
+    ///
+    /// # Errors
+    /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = WorkerPool::new(2)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// for n in 0..3 {
+    ///     let tx = tx.clone();
+    ///     pool.execute(move || tx.send(n * n).unwrap())?;
+    /// }
+    /// drop(tx);
+    /// let mut got: Vec<i32> = rx.iter().collect();
+    /// got.sort();
+    /// assert_eq!(got, [0, 1, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn execute<F>(&self, task: F) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.enqueue(Box::new(Detached(task)), Admission::Block)
+            .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
+    }
+
+    /// Like [`execute`](Self::execute), but never waits: a full queue hands the task back.
+    ///
+    /// # Errors
+    /// [`SubmitError::Full`] or [`SubmitError::Closed`], handing the task back.
+    ///
+    /// ```
+    /// use shared::pool::{SubmitError, WorkerPool};
+    ///
+    /// let pool = WorkerPool::builder().threads(1).queue_capacity(1).build()?;
+    /// let (release, blocked) = crossbeam_channel::bounded::<()>(0);
+    /// pool.execute(move || { let _ = blocked.recv(); })?; // occupies the worker
+    /// # while pool.metrics().running == 0 { std::thread::yield_now(); }
+    /// pool.try_execute(|| ())?; // fills the queue
+    /// assert!(matches!(pool.try_execute(|| ()), Err(SubmitError::Full(_))));
+    /// drop(release);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_execute<F>(&self, task: F) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.enqueue(Box::new(Detached(task)), Admission::Try)
+            .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
+    }
+
+    /// Queues `task` and returns a [`TaskHandle`] for its value. Waits while the queue is
+    /// full (backpressure).
+    ///
+    /// # Errors
+    /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(2)?;
+    /// let handle = pool.submit(|| (1..=10u32).product::<u32>())?;
+    /// assert_eq!(handle.join()?, 3_628_800);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit<F, T>(&self, task: F) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_body(Plain(task), None, Admission::Block)
+            .map_err(|e| e.map(|p: Plain<F>| p.0))
+    }
+
+    /// Like [`submit`](Self::submit), but never waits: a full queue hands the task back.
+    ///
+    /// # Errors
+    /// [`SubmitError::Full`] or [`SubmitError::Closed`], handing the task back.
+    ///
+    /// ```
+    /// use shared::pool::{SubmitError, WorkerPool};
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// match pool.try_submit(|| 40 + 2) {
+    ///     Ok(handle) => assert_eq!(handle.join()?, 42),
+    ///     Err(SubmitError::Full(task)) => assert_eq!(task(), 42), // busy: run it here
+    ///     Err(other) => return Err(other.to_string().into()),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_submit<F, T>(&self, task: F) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_body(Plain(task), None, Admission::Try)
+            .map_err(|e| e.map(|p: Plain<F>| p.0))
+    }
+
+    /// Like [`submit`](Self::submit), but waits at most `wait` for room in the queue.
+    ///
+    /// # Errors
+    /// [`SubmitError::Timeout`] or [`SubmitError::Closed`], handing the task back.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// let handle = pool.submit_timeout(|| "queued in time", Duration::from_secs(5))?;
+    /// assert_eq!(handle.join()?, "queued in time");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_timeout<F, T>(
+        &self,
+        task: F,
+        wait: Duration,
+    ) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_body(Plain(task), None, Admission::Wait(wait))
+            .map_err(|e| e.map(|p: Plain<F>| p.0))
+    }
+
+    /// Like [`submit`](Self::submit), for a task that takes its [`TaskContext`]: to check
+    /// for cancellation, or to use its worker's state.
+    ///
+    /// # Errors
+    /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    ///
+    /// ```
+    /// use shared::pool::{TaskError, WorkerPool};
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// let handle = pool.submit_with(|cx| {
+    ///     let mut n = 0u64;
+    ///     while !cx.is_cancelled() {
+    ///         n += 1; // works until told to stop
+    ///     }
+    ///     n
+    /// })?;
+    /// handle.cancel();
+    /// assert_eq!(handle.join(), Err(TaskError::Cancelled));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_with<F, T>(&self, task: F) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce(&mut TaskContext<'_>) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_body(Contextual(task), None, Admission::Block)
+            .map_err(|e| e.map(|c: Contextual<F>| c.0))
+    }
+
+    /// Like [`submit_with`](Self::submit_with), with a time limit counted from the moment the
+    /// task **starts** running, however long it waited in the queue.
+    ///
+    /// Past the limit, [`TaskContext::is_cancelled`] turns true and the handle settles with
+    /// [`TaskError::TimedOut`], even if the task never looks. Rust cannot stop the task, so a
+    /// task that never looks keeps its worker busy until it returns.
+    ///
+    /// # Errors
+    /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    ///
+    /// ```
+    /// use shared::pool::{TaskError, WorkerPool};
+    /// use std::time::Duration;
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// let limit = Duration::from_millis(10);
+    /// let handle = pool.submit_with_timeout(limit, |cx| {
+    ///     while !cx.is_cancelled() {
+    ///         std::hint::spin_loop(); // overruns, but checks
+    ///     }
+    /// })?;
+    /// assert_eq!(handle.join(), Err(TaskError::TimedOut(limit)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_with_timeout<F, T>(
+        &self,
+        timeout: Duration,
+        task: F,
+    ) -> Result<TaskHandle<T>, SubmitError<F>>
+    where
+        F: FnOnce(&mut TaskContext<'_>) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_body(Contextual(task), Some(timeout), Admission::Block)
+            .map_err(|e| e.map(|c: Contextual<F>| c.0))
+    }
+
+    fn submit_body<B, T>(
+        &self,
+        body: B,
+        timeout: Option<Duration>,
+        admission: Admission,
+    ) -> Result<TaskHandle<T>, SubmitError<B>>
+    where
+        B: task::Body<T>,
+        T: Send + 'static,
+    {
+        let slot = Arc::new(Slot::new());
+        let job = Box::new(WithHandle {
+            body,
+            slot: Arc::clone(&slot),
+            timeout,
+        });
+        match self.enqueue(job, admission) {
+            Ok(()) => Ok(TaskHandle {
+                slot,
+                pool_id: self.shared.id,
+                timeout,
+            }),
+            Err((job, why)) => Err(refused(job, why, |b: B| b)),
+        }
+    }
+
+    /// Runs `f` on every item, in parallel on the pool, and returns the results **in input
+    /// order**, however the tasks finish. `f` and the items may borrow the caller's data.
+    ///
+    /// Every item runs even if some panic; then the first error in input order is returned.
+    ///
+    /// # Errors
+    /// [`TaskError::Panicked`] for a panicking item, [`TaskError::PoolShutDown`] if the pool
+    /// is closed or shut down before every item ran.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(2)?;
+    /// let words = vec!["a", "bb", "ccc"];
+    /// let lengths = pool.map(&words, |w| w.len())?;
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn map<I, T, F>(&self, items: I, f: F) -> Result<Vec<T>, TaskError>
+    where
+        I: IntoIterator,
+        I::Item: Send,
+        T: Send,
+        F: Fn(I::Item) -> T + Sync,
+    {
+        if self.is_closed() {
+            return Err(TaskError::PoolShutDown);
+        }
+        let items: Vec<I::Item> = items.into_iter().collect();
+        let mut results: Vec<Option<Result<T, TaskError>>> = items.iter().map(|_| None).collect();
+        let f = &f;
+        let ((), _rejected) = self.scope_inner(|s| {
+            for (item, out) in items.into_iter().zip(results.iter_mut()) {
+                let accepted = s.spawn_or_reject(move || {
+                    *out = Some(panic::catch_unwind(AssertUnwindSafe(|| f(item))).map_err(
+                        |payload| {
+                            TaskError::Panicked(crate::worker::panic_message(payload.as_ref()))
+                        },
+                    ));
+                });
+                if !accepted {
+                    break;
+                }
+            }
+        });
+        // An item whose slot is still empty never ran: the pool closed under the batch.
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(TaskError::PoolShutDown)))
+            .collect()
+    }
+
+    /// Stops taking new tasks. Queued and running tasks still run; the threads end once the
+    /// queue is empty. Returns at once: [`join`](Self::join) waits for the threads. Calling it
+    /// again does nothing.
+    ///
+    /// ```
+    /// use shared::pool::{SubmitError, WorkerPool};
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// let queued = pool.submit(|| "still runs")?;
+    /// pool.close();
+    /// assert!(matches!(pool.submit(|| "refused"), Err(SubmitError::Closed(_))));
+    /// assert_eq!(queued.join()?, "still runs");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close(&self) {
+        // Taking the write lock waits out every submission in flight (each holds a read lock
+        // across its send), so after this no task can enter the queue.
+        let mut open = self
+            .shared
+            .gate
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !*open {
+            return;
+        }
+        *open = false;
+        self.shared.closed.store(true, Ordering::Release);
+        drop(open);
+        // Wake the workers blocked on an empty queue: they see `closed` and leave.
+        self.shared
+            .wake_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    /// Closes the pool, removes every queued task without running it, and asks the running
+    /// ones to stop (their [`TaskContext::is_cancelled`] turns true). Returns how many queued
+    /// tasks were removed; their handles settle with [`TaskError::PoolShutDown`].
+    ///
+    /// Running tasks are not interrupted (nothing can interrupt a Rust thread):
+    /// [`join`](Self::join) still waits for them.
+    ///
+    /// ```
+    /// use shared::pool::{TaskError, WorkerPool};
+    ///
+    /// let pool = WorkerPool::builder().threads(1).build()?;
+    /// let (started_tx, started) = crossbeam_channel::bounded(1);
+    /// let running = pool.submit_with(move |cx| {
+    ///     started_tx.send(()).unwrap();
+    ///     while !cx.is_cancelled() {
+    ///         std::hint::spin_loop();
+    ///     }
+    ///     "stopped when asked"
+    /// })?;
+    /// let queued = pool.submit(|| "never runs")?;
+    /// started.recv()?;
+    /// assert_eq!(pool.shutdown_now(), 1);
+    /// assert_eq!(queued.join(), Err(TaskError::PoolShutDown));
+    /// assert_eq!(running.join()?, "stopped when asked");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown_now(&self) -> usize {
+        self.shared.stopping.store(true, Ordering::Release);
+        self.close();
+        let mut removed = 0;
+        while let Ok(queued) = self.shared.rx.try_recv() {
+            self.shared.reject(queued);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Closes the pool (if still open) and waits until every worker thread has ended, which
+    /// is after every queued task has run.
+    ///
+    /// # Errors
+    /// [`JoinFromWorker`] when called on one of this pool's own workers, which would wait for
+    /// itself forever.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let pool = WorkerPool::new(2)?;
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..100 {
+    ///     let done = Arc::clone(&done);
+    ///     pool.execute(move || { done.fetch_add(1, Ordering::Relaxed); })?;
+    /// }
+    /// pool.join().unwrap();
+    /// assert_eq!(done.load(Ordering::Relaxed), 100);
+    /// assert_eq!(pool.metrics().threads, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn join(&self) -> Result<(), JoinFromWorker> {
+        if current_pool_id() == Some(self.shared.id) {
+            return Err(JoinFromWorker);
+        }
+        self.close();
+        loop {
+            let threads = std::mem::take(
+                &mut *self
+                    .shared
+                    .threads
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            if threads.is_empty() {
+                return Ok(());
+            }
+            for thread in threads {
+                // A worker catches its tasks' panics; a panic here came from a hook and has
+                // been reported by the panic hook already.
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// A snapshot of the pool's counters and timings: see [`PoolMetrics`].
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(2)?;
+    /// let m = pool.metrics();
+    /// assert_eq!((m.submitted, m.threads), (0, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn metrics(&self) -> PoolMetrics {
+        self.shared.metrics.snapshot(
+            self.shared.rx.len(),
+            self.shared.crew.live(),
+            self.shared.crew.idle(),
+        )
+    }
+
+    /// How many tasks the queue holds before `submit` waits; `None` if unbounded.
+    ///
+    /// ```
+    /// let pool = shared::pool::WorkerPool::builder().queue_capacity(8).build()?;
+    /// assert_eq!(pool.capacity(), Some(8));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.shared.tx.capacity()
+    }
+
+    /// Whether [`close`](Self::close), [`shutdown_now`](Self::shutdown_now) or
+    /// [`join`](Self::join) has been called.
+    ///
+    /// ```
+    /// let pool = shared::pool::WorkerPool::new(1)?;
+    /// assert!(!pool.is_closed());
+    /// pool.close();
+    /// assert!(pool.is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// The one way into the queue. Returns the job with the reason on refusal.
+    pub(crate) fn enqueue(
+        &self,
+        job: Box<dyn Job>,
+        admission: Admission,
+    ) -> Result<(), (Box<dyn Job>, Refusal)> {
+        let shared = &*self.shared;
+        let timed = shared.metrics.offer();
+        let mut queued = Queued {
+            job,
+            enqueued: timed.then(Instant::now),
+        };
+        let refusal = 'refused: {
+            // Fast path: one read lock and one `try_send`.
+            {
+                let open = shared.gate.read().unwrap_or_else(PoisonError::into_inner);
+                if !*open {
+                    break 'refused Refusal::Closed;
+                }
+                match shared.tx.try_send(queued) {
+                    Ok(()) => return self.after_enqueue(),
+                    Err(TrySendError::Full(back)) => queued = back,
+                    Err(TrySendError::Disconnected(back)) => {
+                        queued = back;
+                        break 'refused Refusal::Closed;
+                    }
+                }
+            }
+            // The queue is full.
+            let deadline = match admission {
+                Admission::Try => break 'refused Refusal::Full,
+                Admission::Wait(wait) => Some((Instant::now() + wait, wait)),
+                Admission::Block if current_pool_id() == Some(shared.id) => {
+                    // A worker waiting for room in its own queue could wait forever if every
+                    // worker did: run the task here instead.
+                    shared.run_inline(queued);
+                    return Ok(());
+                }
+                Admission::Block => None,
+            };
+            // Wait for room in slices, letting go of the gate in between so that a `close`
+            // is never held up by a submission blocked on a full queue.
+            loop {
+                let open = shared.gate.read().unwrap_or_else(PoisonError::into_inner);
+                if !*open {
+                    break 'refused Refusal::Closed;
+                }
+                let slice = match deadline {
+                    Some((at, wait)) => match at.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => left.min(GATE_SLICE),
+                        _ => break 'refused Refusal::Timeout(wait),
+                    },
+                    None => GATE_SLICE,
+                };
+                match shared.tx.send_timeout(queued, slice) {
+                    Ok(()) => {
+                        drop(open);
+                        return self.after_enqueue();
+                    }
+                    Err(SendTimeoutError::Timeout(back)) => queued = back,
+                    Err(SendTimeoutError::Disconnected(back)) => {
+                        queued = back;
+                        break 'refused Refusal::Closed;
+                    }
+                }
+            }
+        };
+        shared.metrics.rejected();
+        Err((queued.job, refusal))
+    }
+
+    fn after_enqueue(&self) -> Result<(), (Box<dyn Job>, Refusal)> {
+        let shared = &*self.shared;
+        // Elastic: no worker is waiting for this task, and there is room for one more.
+        if shared.crew.is_elastic() && shared.crew.idle() == 0 && shared.crew.try_hire() {
+            // A failed spawn only means the existing workers take the task later.
+            let _ = self.shared.spawn_worker();
+        }
+        Ok(())
+    }
+}
+
+/// Recovers the caller's closure from a refused job, whose concrete type the caller knows.
+fn refused<J: 'static, F>(
+    job: Box<dyn Job>,
+    why: Refusal,
+    unwrap: impl FnOnce(J) -> F,
+) -> SubmitError<F> {
+    let job = *job
+        .into_any()
+        .downcast::<J>()
+        .unwrap_or_else(|_| unreachable!("a refused job is the one just submitted"));
+    let task = unwrap(job);
+    match why {
+        Refusal::Full => SubmitError::Full(task),
+        Refusal::Timeout(waited) => SubmitError::Timeout(task, waited),
+        Refusal::Closed => SubmitError::Closed(task),
+    }
+}
+
+impl<F> SubmitError<F> {
+    /// The same refusal, with the task transformed.
+    fn map<G>(self, f: impl FnOnce(F) -> G) -> SubmitError<G> {
+        match self {
+            Self::Full(task) => SubmitError::Full(f(task)),
+            Self::Timeout(task, waited) => SubmitError::Timeout(f(task), waited),
+            Self::Closed(task) => SubmitError::Closed(f(task)),
+        }
+    }
+}
+
+impl Shared {
+    /// Starts one worker thread; the caller has reserved its place with `crew.try_hire()`.
+    fn spawn_worker(self: &Arc<Self>) -> Result<(), BuildError> {
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let stats = self.metrics.enlist();
+        let mut builder = thread::Builder::new().name((self.config.thread_name)(index));
+        if let Some(size) = self.config.stack_size {
+            builder = builder.stack_size(size);
+        }
+        let shared = Arc::clone(self);
+        let worker_stats = Arc::clone(&stats);
+        match builder.spawn(move || crew::work(shared, index, worker_stats)) {
+            Ok(handle) => {
+                let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+                // An elastic pool's retired threads have ended: forget their handles.
+                threads.retain(|t| !t.is_finished());
+                threads.push(handle);
+                Ok(())
+            }
+            Err(e) => {
+                self.crew.leave();
+                self.metrics.retire(&stats);
+                Err(BuildError::Spawn(e))
+            }
+        }
+    }
+
+    /// Settles a job that will not run.
+    pub(crate) fn reject(&self, queued: Queued) {
+        queued.job.reject();
+        self.metrics.drained();
+    }
+
+    /// Runs a job on the submitting worker (see `enqueue`).
+    fn run_inline(&self, queued: Queued) {
+        let mut cx = TaskContext {
+            worker_index: usize::MAX,
+            pool_stopping: &self.stopping,
+            state: None,
+            cancelled: None,
+            deadline: None,
+        };
+        let stats = self.metrics.enlist();
+        stats.started();
+        stats.finished(queued.job.run(&mut cx));
+        self.metrics.retire(&stats);
+    }
+}
+
+impl Drop for WorkerPool {
+    /// Closes the pool and waits for its threads, after every queued task has run. On one of
+    /// the pool's own workers (a task that owned the pool), it only closes: a thread cannot
+    /// wait for itself.
+    fn drop(&mut self) {
+        if self.join().is_err() {
+            self.close();
+        }
+    }
+}
+
+impl fmt::Debug for WorkerPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerPool")
+            .field("id", &self.shared.id)
+            .field("threads", &self.shared.crew.live())
+            .field("min_threads", &self.shared.crew.min)
+            .field("max_threads", &self.shared.crew.max)
+            .field("queued", &self.shared.rx.len())
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,573 @@
+//! A task from submission to settlement: the type-erased [`Job`] a worker runs, the
+//! [`TaskContext`] the task sees, and the [`TaskHandle`] its submitter waits on.
+//!
+//! The one invariant, kept by [`Slot`]: **a handle settles exactly once**, with the task's
+//! value or a [`TaskError`], whatever happens to the task: it may run, panic, be cancelled
+//! while queued or while running, time out, or be dropped by a shutdown.
+
+use super::TaskError;
+use crate::sync::{self, Arc, AtomicBool, Condvar, Mutex};
+use std::any::Any;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// How a job ended, for the pool's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Completed,
+    Panicked,
+    Cancelled,
+    TimedOut,
+}
+
+/// A queued unit of work with its type erased, so one queue carries every kind of task.
+pub(crate) trait Job: Send {
+    /// Runs the task on a worker and settles its handle, if it has one.
+    fn run(self: Box<Self>, cx: &mut TaskContext<'_>) -> Outcome;
+    /// Settles the handle without running (the pool was shut down while the task was queued).
+    fn reject(self: Box<Self>);
+    /// The boxed value itself, so a refused submission can hand the caller's closure back.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// What a running task can ask of the pool: whether it should stop, which worker runs it, and
+/// that worker's own state.
+///
+/// Cancellation is cooperative: a task that wants to be stoppable checks
+/// [`is_cancelled`](Self::is_cancelled) (or [`check`](Self::check)) between slices of work.
+///
+/// ```
+/// use shared::pool::WorkerPool;
+///
+/// let pool = WorkerPool::new(2)?;
+/// let handle = pool.submit_with(|cx| {
+///     let mut rounds = 0u64;
+///     while !cx.is_cancelled() && rounds < 1_000 {
+///         rounds += 1;
+///     }
+///     (cx.worker_index(), rounds)
+/// })?;
+/// let (index, rounds) = handle.join()?;
+/// assert!(index < 2);
+/// assert_eq!(rounds, 1_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TaskContext<'w> {
+    pub(crate) worker_index: usize,
+    pub(crate) pool_stopping: &'w AtomicBool,
+    pub(crate) state: Option<&'w mut (dyn Any + Send)>,
+    /// Set for a task with a handle: the handle's cancel flag and the task's deadline.
+    pub(crate) cancelled: Option<&'w AtomicBool>,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl TaskContext<'_> {
+    /// Whether the task should stop: its handle was cancelled, its timeout has passed, or the
+    /// pool is shutting down with [`shutdown_now`](super::WorkerPool::shutdown_now).
+    ///
+    /// Cheap (two atomic loads, plus a clock read only for a task with a timeout): call it as
+    /// often as every loop iteration.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// assert_eq!(pool.submit_with(|cx| cx.is_cancelled())?.join()?, false);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.pool_stopping.load(Ordering::Relaxed)
+            || self.cancelled.is_some_and(|c| c.load(Ordering::Relaxed))
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// `Err(Cancelled)` once [`is_cancelled`](Self::is_cancelled) is true, to leave a loop
+    /// with `?`.
+    ///
+    /// ```
+    /// use shared::Cancelled;
+    /// use shared::pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// let handle = pool.submit_with(|cx| -> Result<u64, Cancelled> {
+    ///     let mut sum = 0;
+    ///     for i in 0..1_000 {
+    ///         cx.check()?;
+    ///         sum += i;
+    ///     }
+    ///     Ok(sum)
+    /// })?;
+    /// assert_eq!(handle.join()?, Ok(499_500));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check(&self) -> Result<(), crate::Cancelled> {
+        if self.is_cancelled() {
+            Err(crate::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The index of the worker running this task: `0..` in the order the pool started its
+    /// threads (an elastic pool gives a new thread a new index).
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(3)?;
+    /// assert!(pool.submit_with(|cx| cx.worker_index())?.join()? < 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn worker_index(&self) -> usize {
+        self.worker_index
+    }
+
+    /// This worker's own state, made by the pool's
+    /// [`worker_state`](super::PoolBuilder::worker_state) factory when the thread started:
+    /// scratch buffers, a connection, a random generator. Only this worker's tasks see it, one
+    /// at a time, so no lock is needed. `None` if the pool has no state of type `S`.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    ///
+    /// // Each worker keeps a reusable buffer; tasks borrow it instead of allocating.
+    /// let pool = WorkerPool::builder()
+    ///     .threads(2)
+    ///     .worker_state(|_index| Vec::<u8>::with_capacity(1024))
+    ///     .build()?;
+    /// let len = pool
+    ///     .submit_with(|cx| {
+    ///         let buffer = cx.state::<Vec<u8>>().expect("every worker has a buffer");
+    ///         buffer.clear();
+    ///         buffer.extend_from_slice(b"hello");
+    ///         buffer.len()
+    ///     })?
+    ///     .join()?;
+    /// assert_eq!(len, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn state<S: Any>(&mut self) -> Option<&mut S> {
+        self.state.as_deref_mut()?.downcast_mut::<S>()
+    }
+}
+
+impl fmt::Debug for TaskContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("worker_index", &self.worker_index)
+            .field("cancelled", &self.is_cancelled())
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a task's outcome meets its waiter: the handshake behind [`TaskHandle`].
+///
+/// The phase lives under a mutex, and a waiter sleeps on the condvar only after marking itself
+/// as waiting under that same mutex, so a settle can never slip between "the waiter saw no
+/// result" and "the waiter went to sleep" (the lost wake-up). The settling side notifies only
+/// when somebody waits: on Linux every `notify_one` is a system call, and most handles are
+/// joined after their task finished.
+pub(crate) struct Slot<T> {
+    /// The handle's cancel request, readable without the lock from the running task.
+    cancelled: AtomicBool,
+    state: Mutex<State<T>>,
+    settled: Condvar,
+}
+
+struct State<T> {
+    phase: Phase<T>,
+    /// A waiter is (or is about to be) asleep on `settled`.
+    waiting: bool,
+}
+
+enum Phase<T> {
+    Queued,
+    /// Started at `started`; the waiter times out at `started + timeout`, if there is one.
+    Running {
+        started: Option<Instant>,
+    },
+    Done(Result<T, TaskError>),
+    /// The handle took the result.
+    Taken,
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            cancelled: AtomicBool::new(false),
+            state: Mutex::new(State {
+                phase: Phase::Queued,
+                waiting: false,
+            }),
+            settled: Condvar::new(),
+        }
+    }
+
+    /// A worker is about to run the task. `false` if it was settled while queued (cancelled),
+    /// in which case the worker must not run it.
+    pub(crate) fn start(&self, started: Option<Instant>) -> bool {
+        let mut state = sync::lock(&self.state);
+        match state.phase {
+            Phase::Queued => {
+                state.phase = Phase::Running { started };
+                // A waiter with a timeout sleeps without a deadline until the task starts:
+                // tell it when the clock begins.
+                if state.waiting && started.is_some() {
+                    self.settled.notify_all();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Settles with `result` unless already settled (by a cancel or a waiter's timeout);
+    /// returns the outcome that counts.
+    pub(crate) fn finish(&self, result: Result<T, TaskError>) -> Outcome {
+        let outcome = match &result {
+            Ok(_) => Outcome::Completed,
+            Err(TaskError::Panicked(_)) => Outcome::Panicked,
+            Err(TaskError::TimedOut(_)) => Outcome::TimedOut,
+            Err(_) => Outcome::Cancelled,
+        };
+        let mut state = sync::lock(&self.state);
+        match &state.phase {
+            Phase::Queued | Phase::Running { .. } => {
+                state.phase = Phase::Done(result);
+                if state.waiting {
+                    self.settled.notify_all();
+                }
+                outcome
+            }
+            // Only a waiter whose task overran takes the slot before the task finishes.
+            Phase::Taken => Outcome::TimedOut,
+            // Cancelled while queued, then dropped by a shutdown: the cancel stands.
+            Phase::Done(_) => Outcome::Cancelled,
+        }
+    }
+
+    /// Requests cancellation: settles at once if the task is still queued, else sets the flag
+    /// the running task checks.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        let mut state = sync::lock(&self.state);
+        if matches!(state.phase, Phase::Queued) {
+            state.phase = Phase::Done(Err(TaskError::Cancelled));
+            if state.waiting {
+                self.settled.notify_all();
+            }
+        }
+    }
+
+    pub(crate) fn cancel_flag(&self) -> &AtomicBool {
+        &self.cancelled
+    }
+
+    pub(crate) fn is_cancel_requested(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_settled(&self) -> bool {
+        matches!(sync::lock(&self.state).phase, Phase::Done(_) | Phase::Taken)
+    }
+
+    /// Waits until settled, or until `limit` passes (`None`: no limit), and takes the result.
+    /// A task with `timeout` is settled as timed out by the waiter once it has run that long.
+    /// Returns `None` if `limit` passed first.
+    pub(crate) fn wait(
+        &self,
+        timeout: Option<Duration>,
+        limit: Option<Instant>,
+    ) -> Option<Result<T, TaskError>> {
+        let mut state = sync::lock(&self.state);
+        loop {
+            let task_deadline = match &state.phase {
+                Phase::Done(_) => {
+                    let Phase::Done(result) = std::mem::replace(&mut state.phase, Phase::Taken)
+                    else {
+                        unreachable!("matched Done above")
+                    };
+                    return Some(result);
+                }
+                Phase::Taken => return Some(Err(TaskError::Cancelled)),
+                Phase::Running {
+                    started: Some(started),
+                } => timeout.map(|t| *started + t),
+                Phase::Queued | Phase::Running { started: None } => None,
+            };
+            let now = Instant::now();
+            if let (Some(deadline), Some(t)) = (task_deadline, timeout)
+                && now >= deadline
+            {
+                // The task ran out of time: settle for it, and tell it to stop.
+                self.cancelled.store(true, Ordering::Relaxed);
+                state.phase = Phase::Taken;
+                return Some(Err(TaskError::TimedOut(t)));
+            }
+            if limit.is_some_and(|l| now >= l) {
+                return None;
+            }
+            let wake_at = match (task_deadline, limit) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            state.waiting = true;
+            state = match wake_at {
+                None => self
+                    .settled
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(at) => {
+                    self.settled
+                        .wait_timeout(state, at.saturating_duration_since(now))
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+/// The submitter's side of a task: wait for its value, cancel it, or check on it.
+///
+/// Every handle *settles*: with the task's value, or with a [`TaskError`] saying why not
+/// (panicked, cancelled, timed out, shut down). Dropping a handle detaches the task: it still
+/// runs, and its value is dropped.
+///
+/// ```
+/// use shared::pool::WorkerPool;
+///
+/// let pool = WorkerPool::new(2)?;
+/// let handles: Vec<_> = (1..=4u64)
+///     .map(|n| pool.submit(move || n * n))
+///     .collect::<Result<_, _>>()?;
+/// let squares: Vec<u64> = handles
+///     .into_iter()
+///     .map(|h| h.join())
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a dropped handle detaches its task: its value and any panic are lost"]
+pub struct TaskHandle<T> {
+    pub(crate) slot: Arc<Slot<T>>,
+    pub(crate) pool_id: usize,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl<T> TaskHandle<T> {
+    /// Waits for the task and returns its value, or why there is none.
+    ///
+    /// # Errors
+    /// [`TaskError::Panicked`], [`Cancelled`](TaskError::Cancelled),
+    /// [`TimedOut`](TaskError::TimedOut), [`PoolShutDown`](TaskError::PoolShutDown), or
+    /// [`WouldDeadlock`](TaskError::WouldDeadlock) when called on one of the same pool's
+    /// workers for a task that has not settled yet.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// assert_eq!(pool.submit(|| "done")?.join()?, "done");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn join(self) -> Result<T, TaskError> {
+        self.refuse_self_wait()?;
+        self.slot
+            .wait(self.timeout, None)
+            .unwrap_or(Err(TaskError::Cancelled))
+    }
+
+    /// Waits at most `limit` for the task. `Err(self)` hands the handle back if it has not
+    /// settled by then, so the caller can wait again, cancel, or give up.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// let handle = pool.submit(|| 7)?;
+    /// match handle.join_timeout(Duration::from_secs(10)) {
+    ///     Ok(result) => assert_eq!(result?, 7),
+    ///     Err(_still_running) => panic!("a tiny task took more than 10 s"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn join_timeout(self, limit: Duration) -> Result<Result<T, TaskError>, Self> {
+        if let Err(refused) = self.refuse_self_wait() {
+            return Ok(Err(refused));
+        }
+        let until = Instant::now().checked_add(limit);
+        match self.slot.wait(self.timeout, until) {
+            Some(result) => Ok(result),
+            None => Err(self),
+        }
+    }
+
+    /// Asks the task to stop. A queued task is settled as [`TaskError::Cancelled`] at once and
+    /// never runs; a running one sees [`TaskContext::is_cancelled`] turn true, and its result
+    /// is discarded. Cancelling a finished task does nothing.
+    ///
+    /// ```
+    /// use shared::pool::{TaskError, WorkerPool};
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// let handle = pool.submit_with(|cx| {
+    ///     while !cx.is_cancelled() {
+    ///         std::hint::spin_loop(); // runs until cancelled
+    ///     }
+    /// })?;
+    /// handle.cancel();
+    /// assert_eq!(handle.join(), Err(TaskError::Cancelled));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel(&self) {
+        self.slot.cancel();
+    }
+
+    /// Whether the handle has settled, so that [`join`](Self::join) returns at once.
+    ///
+    /// ```
+    /// use shared::pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(1)?;
+    /// let handle = pool.submit(|| ())?;
+    /// pool.join().unwrap(); // every task has run
+    /// assert!(handle.is_finished());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.slot.is_settled()
+    }
+
+    fn refuse_self_wait(&self) -> Result<(), TaskError> {
+        if super::current_pool_id() == Some(self.pool_id) && !self.slot.is_settled() {
+            Err(TaskError::WouldDeadlock)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("finished", &self.is_finished())
+            .field("cancel_requested", &self.slot.is_cancel_requested())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// A fire-and-forget task ([`WorkerPool::execute`](super::WorkerPool::execute)).
+pub(crate) struct Detached<F>(pub(crate) F);
+
+impl<F> Job for Detached<F>
+where
+    F: FnOnce() + Send + 'static,
+{
+    fn run(self: Box<Self>, _cx: &mut TaskContext<'_>) -> Outcome {
+        let task = self.0;
+        match panic::catch_unwind(AssertUnwindSafe(task)) {
+            Ok(()) => Outcome::Completed,
+            // The panic hook has already printed the message with the worker's name; nobody
+            // holds a handle to hear more. Dropping the payload could itself panic, so it is
+            // dropped under a second guard.
+            Err(payload) => {
+                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+                Outcome::Panicked
+            }
+        }
+    }
+
+    fn reject(self: Box<Self>) {}
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// The body of a task with a handle: a plain closure, or one that takes the context.
+pub(crate) trait Body<T>: Send + 'static {
+    fn call(self, cx: &mut TaskContext<'_>) -> T;
+}
+
+/// A `FnOnce() -> T` from [`WorkerPool::submit`](super::WorkerPool::submit).
+pub(crate) struct Plain<F>(pub(crate) F);
+
+impl<F, T> Body<T> for Plain<F>
+where
+    F: FnOnce() -> T + Send + 'static,
+{
+    fn call(self, _cx: &mut TaskContext<'_>) -> T {
+        (self.0)()
+    }
+}
+
+/// A `FnOnce(&mut TaskContext) -> T` from
+/// [`WorkerPool::submit_with`](super::WorkerPool::submit_with).
+pub(crate) struct Contextual<F>(pub(crate) F);
+
+impl<F, T> Body<T> for Contextual<F>
+where
+    F: FnOnce(&mut TaskContext<'_>) -> T + Send + 'static,
+{
+    fn call(self, cx: &mut TaskContext<'_>) -> T {
+        (self.0)(cx)
+    }
+}
+
+/// A task with a handle.
+pub(crate) struct WithHandle<B, T> {
+    pub(crate) body: B,
+    pub(crate) slot: Arc<Slot<T>>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl<B, T> Job for WithHandle<B, T>
+where
+    B: Body<T>,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>, cx: &mut TaskContext<'_>) -> Outcome {
+        let Self {
+            body,
+            slot,
+            timeout,
+        } = *self;
+        let started = timeout.map(|_| Instant::now());
+        if !slot.start(started) {
+            return Outcome::Cancelled; // cancelled while queued, and settled then
+        }
+        let deadline = started.zip(timeout).map(|(s, t)| s + t);
+        let mut task_cx = TaskContext {
+            worker_index: cx.worker_index,
+            pool_stopping: cx.pool_stopping,
+            state: cx.state.as_deref_mut(),
+            cancelled: Some(slot.cancel_flag()),
+            deadline,
+        };
+        let result = panic::catch_unwind(AssertUnwindSafe(|| body.call(&mut task_cx)));
+        let overran = deadline.is_some_and(|d| Instant::now() >= d);
+        let result = match result {
+            Err(payload) => Err(TaskError::Panicked(crate::worker::panic_message(
+                payload.as_ref(),
+            ))),
+            Ok(_) if overran => Err(TaskError::TimedOut(timeout.unwrap_or_default())),
+            Ok(_) if slot.is_cancel_requested() => Err(TaskError::Cancelled),
+            Ok(value) => Ok(value),
+        };
+        slot.finish(result)
+    }
+
+    fn reject(self: Box<Self>) {
+        self.slot.finish(Err(TaskError::PoolShutDown));
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        Box::new(self.body)
+    }
+}
