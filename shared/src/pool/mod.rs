@@ -5,10 +5,10 @@
 //!
 //! | promise | kept by |
 //! |---|---|
-//! | every [`TaskHandle`] settles: a value, or a [`TaskError`] saying why not | [`task`]'s `Slot` |
+//! | every [`TaskHandle`] settles: a value, or a [`TaskError`] saying why not | `task.rs`: `Slot` |
 //! | a panicking task costs only itself: the worker, the pool and the counts survive | `catch_unwind` around every task |
 //! | the queue is bounded: `submit` waits, `try_submit` hands the task back | a bounded crossbeam channel |
-//! | no accepted task is lost or run twice at close or drop | the submission gate and [`crew`]'s exit rule |
+//! | no accepted task is lost or run twice at close or drop | the submission gate and the exit rule in `crew.rs` |
 //! | a timeout counts from the moment a task starts, not from when it was queued | [`TaskContext`] and `Slot` |
 //! | waiting on your own pool from inside it is refused, never a deadlock | a thread-local pool id |
 //! | `shutdown_now` rejects the queued tasks and tells the running ones to stop | [`WorkerPool::shutdown_now`] |
@@ -51,7 +51,7 @@ mod metrics;
 mod scope;
 pub(crate) mod task;
 
-pub use builder::PoolBuilder;
+pub use builder::{DEFAULT_KEEP_ALIVE, DEFAULT_QUEUE_CAPACITY, PoolBuilder};
 pub use error::{BuildError, JoinFromWorker, SubmitError, TaskError};
 pub use histogram::LatencySummary;
 pub use metrics::{PoolMetrics, SAMPLE_ALL_FIRST, SAMPLE_EVERY};
