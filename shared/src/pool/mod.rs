@@ -47,6 +47,8 @@ mod builder;
 pub(crate) mod crew;
 mod error;
 pub mod histogram;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod metrics;
 mod scope;
 pub(crate) mod task;
@@ -426,10 +428,10 @@ impl WorkerPool {
         B: task::Body<T>,
         T: Send + 'static,
     {
-        let slot = Arc::new(Slot::new());
+        let slot = crate::sync::Arc::new(Slot::new());
         let job = Box::new(WithHandle {
             body,
-            slot: Arc::clone(&slot),
+            slot: crate::sync::Arc::clone(&slot),
             timeout,
         });
         match self.enqueue(job, admission) {

@@ -280,36 +280,3 @@ impl Drop for ScopedJob {
         self.state.latch.decrement();
     }
 }
-
-#[cfg(all(test, loom))]
-mod loom_tests {
-    use super::Latch;
-    use loom::sync::Arc;
-    use loom::sync::atomic::{AtomicUsize, Ordering};
-    use loom::thread;
-
-    /// The scope never returns before every task has finished, and never sleeps through the
-    /// last task's wake-up.
-    #[test]
-    fn latch_waits_for_every_task() {
-        loom::model(|| {
-            let latch = Arc::new(Latch::default());
-            let done = Arc::new(AtomicUsize::new(0));
-            let tasks: Vec<_> = (0..2)
-                .map(|_| {
-                    latch.increment();
-                    let (latch, done) = (Arc::clone(&latch), Arc::clone(&done));
-                    thread::spawn(move || {
-                        done.fetch_add(1, Ordering::Relaxed);
-                        latch.decrement();
-                    })
-                })
-                .collect();
-            latch.wait();
-            assert_eq!(done.load(Ordering::Relaxed), 2);
-            for task in tasks {
-                task.join().unwrap();
-            }
-        });
-    }
-}

@@ -56,7 +56,7 @@ pub(crate) trait Job: Send {
 /// ```
 pub struct TaskContext<'w> {
     pub(crate) worker_index: usize,
-    pub(crate) pool_stopping: &'w AtomicBool,
+    pub(crate) pool_stopping: &'w std::sync::atomic::AtomicBool,
     pub(crate) state: Option<&'w mut (dyn Any + Send)>,
     /// Set for a task with a handle: the handle's cancel flag and the task's deadline.
     pub(crate) cancelled: Option<&'w AtomicBool>,

@@ -1,0 +1,106 @@
+//! Model checks of the pool's hand-written synchronisation, run under loom, which executes
+//! each model under every interleaving the memory model allows (within loom's bounds):
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p shared --release --lib loom
+//! ```
+//!
+//! What is modelled is what the pool implements itself with atomics, a mutex and a condvar:
+//! the result slot behind every `TaskHandle`, the latch behind `scope`, and the elastic
+//! thread count. The queue (crossbeam-channel) and the submission gate (std's `RwLock`) are
+//! not ours, and are tested by their own projects.
+
+use super::TaskError;
+use super::crew::Crew;
+use super::scope::Latch;
+use super::task::{Outcome, Slot};
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
+
+/// A scope never returns before every task has finished, and never sleeps through the last
+/// task's wake-up.
+#[test]
+fn loom_latch_waits_for_every_task() {
+    loom::model(|| {
+        let latch = Arc::new(Latch::default());
+        let done = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                latch.increment();
+                let (latch, done) = (Arc::clone(&latch), Arc::clone(&done));
+                thread::spawn(move || {
+                    done.fetch_add(1, Ordering::Relaxed);
+                    latch.decrement();
+                })
+            })
+            .collect();
+        latch.wait();
+        assert_eq!(done.load(Ordering::Relaxed), 2);
+        for task in tasks {
+            task.join().unwrap();
+        }
+    });
+}
+
+/// A handle settles exactly once whatever the order of start, finish, cancel and wait, and the
+/// waiter is always woken: a value that was delivered is the one received, and a task
+/// cancelled while queued is never run.
+#[test]
+fn loom_slot_settles_once_under_cancel_and_wait() {
+    loom::model(|| {
+        let slot = Arc::new(Slot::<u32>::new());
+        let worker = {
+            let slot = Arc::clone(&slot);
+            thread::spawn(move || {
+                if slot.start(None) {
+                    Some(slot.finish(Ok(7)))
+                } else {
+                    None // cancelled while queued: must not run
+                }
+            })
+        };
+        let canceller = {
+            let slot = Arc::clone(&slot);
+            thread::spawn(move || slot.cancel())
+        };
+        let result = slot.wait(None, None).expect("no limit, so always settled");
+        let ran = worker.join().unwrap();
+        canceller.join().unwrap();
+        match (result, ran) {
+            // Ran, and delivered its value before or despite the cancel flag.
+            (Ok(7), Some(Outcome::Completed)) => {}
+            // Cancelled while still queued: settled by the cancel, never ran.
+            (Err(TaskError::Cancelled), None) => {}
+            other => panic!("inconsistent settlement: {other:?}"),
+        }
+    });
+}
+
+/// Concurrent hires and retirements never take the thread count above `max` or below `min`.
+#[test]
+fn loom_crew_stays_within_bounds() {
+    loom::model(|| {
+        let crew = Arc::new(Crew::new(1, 2));
+        assert!(crew.try_hire()); // the minimum worker
+        let threads: Vec<_> = (0..2)
+            .map(|i| {
+                let crew = Arc::clone(&crew);
+                thread::spawn(move || {
+                    if i == 0 {
+                        if crew.try_hire() {
+                            assert!(crew.live() <= 2);
+                        }
+                    } else if crew.try_retire() {
+                        assert!(crew.live() >= 1);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let live = crew.live();
+        assert!((1..=2).contains(&live), "live = {live}");
+    });
+}
