@@ -280,3 +280,67 @@ impl Drop for ScopedJob {
         self.state.latch.decrement();
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    //! Small enough for Miri, which checks the lifetime erasure in `spawn_or_reject`:
+    //! `cargo +nightly miri test -p shared --lib pool::scope`.
+    use crate::pool::WorkerPool;
+    use std::panic::{self, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn tasks_write_into_borrowed_data_before_scope_returns() {
+        let pool = WorkerPool::new(2).unwrap();
+        let mut data = vec![0u32; 6];
+        pool.scope(|s| {
+            for (i, chunk) in data.chunks_mut(2).enumerate() {
+                s.spawn(move || chunk.fill(i as u32 + 1));
+            }
+        });
+        assert_eq!(data, [1, 1, 2, 2, 3, 3]);
+    }
+
+    #[test]
+    fn a_panicking_task_is_re_raised_after_the_others_finish() {
+        let pool = WorkerPool::new(2).unwrap();
+        let finished = AtomicUsize::new(0);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                s.spawn(|| panic!("scoped task failed"));
+                for _ in 0..3 {
+                    s.spawn(|| {
+                        finished.fetch_add(1, Ordering::Relaxed);
+                    });
+                }
+            })
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(finished.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn tasks_dropped_by_shutdown_release_their_borrows_before_scope_returns() {
+        let pool = WorkerPool::builder().threads(1).build().unwrap();
+        let text = String::from("borrowed");
+        let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(0);
+        let (started_tx, started_rx) = crossbeam_channel::bounded::<()>(1);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                s.spawn(move || {
+                    started_tx.send(()).unwrap();
+                    let _ = release_rx.recv();
+                });
+                let text = &text;
+                s.spawn(move || assert_eq!(text, "borrowed")); // queued behind the first
+                started_rx.recv().unwrap();
+                assert_eq!(pool.shutdown_now(), 1);
+                drop(release_tx);
+            })
+        }));
+        let message = outcome.unwrap_err();
+        let message = crate::testing::panic_message(message.as_ref());
+        assert!(message.contains("shut down"), "{message}");
+        assert_eq!(text, "borrowed");
+    }
+}
