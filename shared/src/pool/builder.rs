@@ -13,9 +13,20 @@ type StateFn = Arc<dyn Fn(usize) -> Box<dyn Any + Send> + Send + Sync>;
 
 /// The default queue capacity: room for a burst of tasks, small enough that a producer far
 /// ahead of the workers is slowed down (backpressure) before memory grows.
+///
+/// ```
+/// use shared::pool::{DEFAULT_QUEUE_CAPACITY, WorkerPool};
+///
+/// assert_eq!(WorkerPool::new(1)?.capacity(), Some(DEFAULT_QUEUE_CAPACITY));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 
 /// The default time an elastic pool's extra worker waits for work before it exits.
+///
+/// ```
+/// assert_eq!(shared::pool::DEFAULT_KEEP_ALIVE.as_secs(), 10);
+/// ```
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// Settings for a [`WorkerPool`]. Start from [`WorkerPool::builder`].

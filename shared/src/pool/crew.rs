@@ -161,11 +161,12 @@ fn run(
         cancelled: None,
         deadline: None,
     };
-    let outcome = queued.job.run(&mut cx);
-    if let Some(started) = started {
-        shared.metrics.run_time.record(started.elapsed());
-    }
-    stats.finished(outcome);
+    queued.job.run(&mut cx, &mut |outcome| {
+        if let Some(started) = started {
+            shared.metrics.run_time.record(started.elapsed());
+        }
+        stats.finished(outcome);
+    });
 }
 
 enum Wait {

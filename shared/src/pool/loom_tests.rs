@@ -54,7 +54,9 @@ fn loom_slot_settles_once_under_cancel_and_wait() {
             let slot = Arc::clone(&slot);
             thread::spawn(move || {
                 if slot.start(None) {
-                    Some(slot.finish(Ok(7)))
+                    let mut outcome = None;
+                    slot.finish(Ok(7), &mut |o| outcome = Some(o));
+                    outcome
                 } else {
                     None // cancelled while queued: must not run
                 }

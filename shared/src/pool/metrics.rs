@@ -23,8 +23,25 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Every task among the first this many is timed.
+///
+/// ```
+/// use shared::pool::WorkerPool;
+///
+/// let pool = WorkerPool::new(1)?;
+/// pool.submit(|| ())?.join()?;
+/// assert_eq!(pool.metrics().run_time.count(), 1); // the first tasks are all timed
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const SAMPLE_ALL_FIRST: u64 = 1024;
 /// After the first [`SAMPLE_ALL_FIRST`], one task in this many is timed.
+///
+/// ```
+/// use shared::pool::{SAMPLE_ALL_FIRST, SAMPLE_EVERY};
+///
+/// // Of 10,000 tasks, this many carry timings into the histograms:
+/// let timed = SAMPLE_ALL_FIRST + (10_000 - SAMPLE_ALL_FIRST).div_ceil(SAMPLE_EVERY);
+/// assert!(timed < 2_000);
+/// ```
 pub const SAMPLE_EVERY: u64 = 16;
 
 /// The pool's counters, shared by its threads.

@@ -799,8 +799,9 @@ impl Shared {
 
     /// Settles a job that will not run.
     pub(crate) fn reject(&self, queued: Queued) {
-        queued.job.reject();
+        // Counted first, so that whoever sees the handle settle also sees the count.
         self.metrics.drained();
+        queued.job.reject();
     }
 
     /// Runs a job on the submitting worker (see `enqueue`).
@@ -814,7 +815,9 @@ impl Shared {
         };
         let stats = self.metrics.enlist();
         stats.started();
-        stats.finished(queued.job.run(&mut cx));
+        queued
+            .job
+            .run(&mut cx, &mut |outcome| stats.finished(outcome));
         self.metrics.retire(&stats);
     }
 }

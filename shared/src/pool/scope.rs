@@ -251,17 +251,17 @@ struct ScopedJob {
 }
 
 impl Job for ScopedJob {
-    fn run(mut self: Box<Self>, _cx: &mut TaskContext<'_>) -> Outcome {
+    fn run(mut self: Box<Self>, _cx: &mut TaskContext<'_>, done: &mut dyn FnMut(Outcome)) {
         let panicked = self
             .task
             .take()
             .is_some_and(|task| run_caught(&self.state, task));
-        // `self` drops here, releasing the latch after the task has run and been dropped.
-        if panicked {
+        done(if panicked {
             Outcome::Panicked
         } else {
             Outcome::Completed
-        }
+        });
+        // `self` drops here, releasing the latch after the task has run and been dropped.
     }
 
     fn reject(self: Box<Self>) {

@@ -24,8 +24,10 @@ pub(crate) enum Outcome {
 
 /// A queued unit of work with its type erased, so one queue carries every kind of task.
 pub(crate) trait Job: Send {
-    /// Runs the task on a worker and settles its handle, if it has one.
-    fn run(self: Box<Self>, cx: &mut TaskContext<'_>) -> Outcome;
+    /// Runs the task on a worker and settles its handle, if it has one. `done` records the
+    /// outcome in the pool's counters, and is called *before* the handle settles, so that a
+    /// caller who has seen the result also sees it counted.
+    fn run(self: Box<Self>, cx: &mut TaskContext<'_>, done: &mut dyn FnMut(Outcome));
     /// Settles the handle without running (the pool was shut down while the task was queued).
     fn reject(self: Box<Self>);
     /// The boxed value itself, so a refused submission can hand the caller's closure back.
@@ -224,9 +226,9 @@ impl<T> Slot<T> {
         }
     }
 
-    /// Settles with `result` unless already settled (by a cancel or a waiter's timeout);
-    /// returns the outcome that counts.
-    pub(crate) fn finish(&self, result: Result<T, TaskError>) -> Outcome {
+    /// Settles with `result` unless already settled (by a cancel or a waiter's timeout), and
+    /// reports the outcome that counts to `done`, before any waiter is woken.
+    pub(crate) fn finish(&self, result: Result<T, TaskError>, done: &mut dyn FnMut(Outcome)) {
         let outcome = match &result {
             Ok(_) => Outcome::Completed,
             Err(TaskError::Panicked(_)) => Outcome::Panicked,
@@ -236,16 +238,16 @@ impl<T> Slot<T> {
         let mut state = sync::lock(&self.state);
         match &state.phase {
             Phase::Queued | Phase::Running { .. } => {
+                done(outcome);
                 state.phase = Phase::Done(result);
                 if state.waiting {
                     self.settled.notify_all();
                 }
-                outcome
             }
             // Only a waiter whose task overran takes the slot before the task finishes.
-            Phase::Taken => Outcome::TimedOut,
+            Phase::Taken => done(Outcome::TimedOut),
             // Cancelled while queued, then dropped by a shutdown: the cancel stands.
-            Phase::Done(_) => Outcome::Cancelled,
+            Phase::Done(_) => done(Outcome::Cancelled),
         }
     }
 
@@ -469,16 +471,16 @@ impl<F> Job for Detached<F>
 where
     F: FnOnce() + Send + 'static,
 {
-    fn run(self: Box<Self>, _cx: &mut TaskContext<'_>) -> Outcome {
+    fn run(self: Box<Self>, _cx: &mut TaskContext<'_>, done: &mut dyn FnMut(Outcome)) {
         let task = self.0;
         match panic::catch_unwind(AssertUnwindSafe(task)) {
-            Ok(()) => Outcome::Completed,
+            Ok(()) => done(Outcome::Completed),
             // The panic hook has already printed the message with the worker's name; nobody
             // holds a handle to hear more. Dropping the payload could itself panic, so it is
             // dropped under a second guard.
             Err(payload) => {
                 let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
-                Outcome::Panicked
+                done(Outcome::Panicked);
             }
         }
     }
@@ -532,7 +534,7 @@ where
     B: Body<T>,
     T: Send + 'static,
 {
-    fn run(self: Box<Self>, cx: &mut TaskContext<'_>) -> Outcome {
+    fn run(self: Box<Self>, cx: &mut TaskContext<'_>, done: &mut dyn FnMut(Outcome)) {
         let Self {
             body,
             slot,
@@ -540,7 +542,7 @@ where
         } = *self;
         let started = timeout.map(|_| Instant::now());
         if !slot.start(started) {
-            return Outcome::Cancelled; // cancelled while queued, and settled then
+            return done(Outcome::Cancelled); // cancelled while queued, and settled then
         }
         let deadline = started.zip(timeout).map(|(s, t)| s + t);
         let mut task_cx = TaskContext {
@@ -560,11 +562,11 @@ where
             Ok(_) if slot.is_cancel_requested() => Err(TaskError::Cancelled),
             Ok(value) => Ok(value),
         };
-        slot.finish(result)
+        slot.finish(result, done);
     }
 
     fn reject(self: Box<Self>) {
-        self.slot.finish(Err(TaskError::PoolShutDown));
+        self.slot.finish(Err(TaskError::PoolShutDown), &mut |_| {});
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
