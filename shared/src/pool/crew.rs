@@ -13,7 +13,7 @@
 use super::metrics::WorkerStats;
 use super::task::TaskContext;
 use super::{Queued, Shared};
-use crate::sync::AtomicUsize;
+use crate::sync::{AtomicIsize, AtomicUsize};
 use crossbeam_channel::select;
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
@@ -21,16 +21,23 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// How many workers are alive and how many are waiting for work, within `min..=max`.
+/// How many workers are alive, how many wait for work, and whether a new task has a worker
+/// to take it, within `min..=max`.
 ///
-/// The counts change by compare-and-swap so that concurrent hires and retirements can never
-/// take the pool above `max` or below `min` (the loom models check exactly that).
+/// The live count changes by compare-and-swap, so that concurrent hires and retirements can
+/// never take the pool above `max` or below `min` (a loom model checks exactly that).
+///
+/// An elastic pool starts a thread for a task that no worker is free to take. "Free" is
+/// `spare`: idle workers minus queued tasks, kept exact by counting every change to either.
+/// Counting idle workers alone is not enough: a worker woken for one task still counts as
+/// idle until it runs, and a burst of tasks would all be promised to it.
 #[derive(Debug)]
 pub(crate) struct Crew {
     pub(crate) min: usize,
     pub(crate) max: usize,
     live: AtomicUsize,
     idle: AtomicUsize,
+    spare: AtomicIsize,
 }
 
 impl Crew {
@@ -40,6 +47,7 @@ impl Crew {
             max,
             live: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
+            spare: AtomicIsize::new(0),
         }
     }
 
@@ -78,28 +86,55 @@ impl Crew {
         self.idle.load(Ordering::Acquire)
     }
 
-    pub(crate) fn idle_enter(&self) {
-        self.idle.fetch_add(1, Ordering::AcqRel);
+    /// An elastic pool's submitter queued a task. `true`: no worker is free for it, so the
+    /// caller should hire one.
+    pub(crate) fn task_queued(&self) -> bool {
+        self.spare.fetch_sub(1, Ordering::AcqRel) <= 0
     }
 
-    pub(crate) fn idle_leave(&self) {
+    /// An elastic pool's busy worker took a queued task without waiting.
+    pub(crate) fn task_taken(&self) {
+        self.spare.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn idle_enter(&self) {
+        self.idle.fetch_add(1, Ordering::AcqRel);
+        self.spare.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// An idle worker woke with a task: one idle worker and one queued task fewer, so
+    /// `spare` is unchanged.
+    pub(crate) fn idle_leave_with_task(&self) {
         self.idle.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn idle_leave_without_task(&self) {
+        self.idle.fetch_sub(1, Ordering::AcqRel);
+        self.spare.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 thread_local! {
     /// The id of the pool whose worker this thread is, if any: how the pool refuses waits
     /// that would deadlock it.
-    static CURRENT_POOL: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    static CURRENT_POOL: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
 }
 
+/// The id of the pool whose worker this thread is, if any.
 pub(crate) fn current_pool_id() -> Option<usize> {
-    CURRENT_POOL.with(|c| c.get())
+    CURRENT_POOL.with(|c| c.get()).map(|(pool, _)| pool)
+}
+
+/// This thread's worker index, if it is a worker of pool `pool`.
+pub(crate) fn current_worker_index(pool: usize) -> Option<usize> {
+    CURRENT_POOL
+        .with(|c| c.get())
+        .and_then(|(id, index)| (id == pool).then_some(index))
 }
 
 /// The body of a worker thread. `index` is its place in the pool's start order.
 pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
-    CURRENT_POOL.with(|c| c.set(Some(shared.id)));
+    CURRENT_POOL.with(|c| c.set(Some((shared.id, index))));
     // However this thread ends, the pool's count of live workers and its statistics follow.
     let mut exit = ExitGuard {
         shared: &shared,
@@ -121,7 +156,12 @@ pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
             break;
         }
         let queued = match shared.rx.try_recv() {
-            Ok(queued) => queued,
+            Ok(queued) => {
+                if shared.crew.is_elastic() {
+                    shared.crew.task_taken();
+                }
+                queued
+            }
             Err(_) => match wait_for_work(&shared, &stats) {
                 Wait::Job(queued) => queued,
                 Wait::Closed => break,
@@ -206,13 +246,22 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
             },
             recv(shared.wake_rx) -> _ => continue, // closed: look again
             recv(timeout) -> _ => {
+                // Stop counting as free *before* looking at the queue: a task queued after
+                // this sees no free worker and hires one; a task queued before it is seen.
+                crew.idle_leave_without_task();
                 if shared.rx.is_empty() && crew.try_retire() {
-                    break Wait::Retired;
+                    stats.idle_leave(idle_since);
+                    return Wait::Retired;
                 }
+                crew.idle_enter();
             },
         }
     };
-    crew.idle_leave();
+    match outcome {
+        Wait::Job(_) => crew.idle_leave_with_task(),
+        Wait::Closed => crew.idle_leave_without_task(),
+        Wait::Retired => {} // left the count above, before retiring
+    }
     stats.idle_leave(idle_since);
     outcome
 }

@@ -478,11 +478,9 @@ impl WorkerPool {
         let ((), _rejected) = self.scope_inner(|s| {
             for (item, out) in items.into_iter().zip(results.iter_mut()) {
                 let accepted = s.spawn_or_reject(move || {
-                    *out = Some(panic::catch_unwind(AssertUnwindSafe(|| f(item))).map_err(
-                        |payload| {
-                            TaskError::Panicked(crate::worker::panic_message(payload.as_ref()))
-                        },
-                    ));
+                    *out = Some(
+                        panic::catch_unwind(AssertUnwindSafe(|| f(item))).map_err(task::panicked),
+                    );
                 });
                 if !accepted {
                     break;
@@ -679,7 +677,11 @@ impl WorkerPool {
                     break 'refused Refusal::Closed;
                 }
                 match shared.tx.try_send(queued) {
-                    Ok(()) => return self.after_enqueue(),
+                    Ok(()) => {
+                        // Still holding the gate: a `join` cannot finish before the hire.
+                        self.after_enqueue();
+                        return Ok(());
+                    }
                     Err(TrySendError::Full(back)) => queued = back,
                     Err(TrySendError::Disconnected(back)) => {
                         queued = back;
@@ -690,15 +692,16 @@ impl WorkerPool {
             // The queue is full.
             let deadline = match admission {
                 Admission::Try => break 'refused Refusal::Full,
-                Admission::Wait(wait) => Some((Instant::now() + wait, wait)),
-                Admission::Block if current_pool_id() == Some(shared.id) => {
-                    // A worker waiting for room in its own queue could wait forever if every
-                    // worker did: run the task here instead.
-                    shared.run_inline(queued);
-                    return Ok(());
-                }
+                // A wait too long to represent is no limit at all.
+                Admission::Wait(wait) => Instant::now().checked_add(wait).map(|at| (at, wait)),
                 Admission::Block => None,
             };
+            if deadline.is_none() && current_pool_id() == Some(shared.id) {
+                // A worker waiting without limit for room in its own queue could wait
+                // forever, if every worker did: run the task here instead.
+                shared.run_inline(queued);
+                return Ok(());
+            }
             // Wait for room in slices, letting go of the gate in between so that a `close`
             // is never held up by a submission blocked on a full queue.
             loop {
@@ -715,8 +718,9 @@ impl WorkerPool {
                 };
                 match shared.tx.send_timeout(queued, slice) {
                     Ok(()) => {
+                        self.after_enqueue();
                         drop(open);
-                        return self.after_enqueue();
+                        return Ok(());
                     }
                     Err(SendTimeoutError::Timeout(back)) => queued = back,
                     Err(SendTimeoutError::Disconnected(back)) => {
@@ -730,14 +734,14 @@ impl WorkerPool {
         Err((queued.job, refusal))
     }
 
-    fn after_enqueue(&self) -> Result<(), (Box<dyn Job>, Refusal)> {
-        let shared = &*self.shared;
-        // Elastic: no worker is waiting for this task, and there is room for one more.
-        if shared.crew.is_elastic() && shared.crew.idle() == 0 && shared.crew.try_hire() {
+    /// An elastic pool starts a worker for a task that no worker is free to take, up to
+    /// `max_threads`. Called with the gate held, so that `close` and `join` wait for it.
+    fn after_enqueue(&self) {
+        let crew = &self.shared.crew;
+        if crew.is_elastic() && crew.task_queued() && crew.try_hire() {
             // A failed spawn only means the existing workers take the task later.
             let _ = self.shared.spawn_worker();
         }
-        Ok(())
     }
 }
 
@@ -807,7 +811,7 @@ impl Shared {
     /// Runs a job on the submitting worker (see `enqueue`).
     fn run_inline(&self, queued: Queued) {
         let mut cx = TaskContext {
-            worker_index: usize::MAX,
+            worker_index: crew::current_worker_index(self.id).unwrap_or_default(),
             pool_stopping: &self.stopping,
             state: None,
             cancelled: None,

@@ -131,6 +131,10 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() + Send + 'scope,
     {
         if self.inline {
+            if self.pool.is_closed() {
+                self.state.rejected.store(true, Ordering::Relaxed);
+                return false;
+            }
             run_caught(&self.state, Box::new(task));
             return true;
         }

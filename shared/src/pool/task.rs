@@ -129,7 +129,9 @@ impl TaskContext<'_> {
     /// This worker's own state, made by the pool's
     /// [`worker_state`](super::PoolBuilder::worker_state) factory when the thread started:
     /// scratch buffers, a connection, a random generator. Only this worker's tasks see it, one
-    /// at a time, so no lock is needed. `None` if the pool has no state of type `S`.
+    /// at a time, so no lock is needed. `None` if the pool has no state of type `S`, and for
+    /// a task that a worker ran inline because its own pool's queue was full (the worker's
+    /// state is then in use by the task that submitted it).
     ///
     /// ```
     /// use shared::pool::WorkerPool;
@@ -297,7 +299,7 @@ impl<T> Slot<T> {
                 Phase::Taken => return Some(Err(TaskError::Cancelled)),
                 Phase::Running {
                     started: Some(started),
-                } => timeout.map(|t| *started + t),
+                } => timeout.and_then(|t| started.checked_add(t)),
                 Phase::Queued | Phase::Running { started: None } => None,
             };
             let now = Instant::now();
@@ -492,6 +494,14 @@ where
     }
 }
 
+/// The error for a caught panic. The payload is dropped under a guard of its own: a payload
+/// whose `Drop` panics must not take the worker down with it.
+pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> TaskError {
+    let message = crate::worker::panic_message(payload.as_ref());
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    TaskError::Panicked(message)
+}
+
 /// The body of a task with a handle: a plain closure, or one that takes the context.
 pub(crate) trait Body<T>: Send + 'static {
     fn call(self, cx: &mut TaskContext<'_>) -> T;
@@ -544,7 +554,8 @@ where
         if !slot.start(started) {
             return done(Outcome::Cancelled); // cancelled while queued, and settled then
         }
-        let deadline = started.zip(timeout).map(|(s, t)| s + t);
+        // A timeout too long to represent is no limit at all.
+        let deadline = started.zip(timeout).and_then(|(s, t)| s.checked_add(t));
         let mut task_cx = TaskContext {
             worker_index: cx.worker_index,
             pool_stopping: cx.pool_stopping,
@@ -555,9 +566,7 @@ where
         let result = panic::catch_unwind(AssertUnwindSafe(|| body.call(&mut task_cx)));
         let overran = deadline.is_some_and(|d| Instant::now() >= d);
         let result = match result {
-            Err(payload) => Err(TaskError::Panicked(crate::worker::panic_message(
-                payload.as_ref(),
-            ))),
+            Err(payload) => Err(panicked(payload)),
             Ok(_) if overran => Err(TaskError::TimedOut(timeout.unwrap_or_default())),
             Ok(_) if slot.is_cancel_requested() => Err(TaskError::Cancelled),
             Ok(value) => Ok(value),
