@@ -15,6 +15,7 @@ use super::task::TaskContext;
 use super::{Queued, Shared};
 use crate::sync::{AtomicIsize, AtomicUsize};
 use crossbeam_channel::select;
+use crossbeam_utils::Backoff;
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -218,6 +219,21 @@ enum Wait {
 /// The slow path: the queue was empty. Blocks until a job arrives, the pool closes, or (an
 /// elastic pool's extra worker) `keep_alive` passes without work.
 fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
+    // A gap between tasks is often shorter than going to sleep and being woken: spin and
+    // yield a little first (the same short backoff a plain crossbeam `recv` starts with).
+    let backoff = Backoff::new();
+    while !backoff.is_completed() {
+        if let Ok(queued) = shared.rx.try_recv() {
+            if shared.crew.is_elastic() {
+                shared.crew.task_taken();
+            }
+            return Wait::Job(queued);
+        }
+        if shared.closed.load(Ordering::Acquire) || shared.stopping.load(Ordering::Acquire) {
+            break;
+        }
+        backoff.snooze();
+    }
     let crew = &shared.crew;
     let idle_since = stats.idle_enter();
     crew.idle_enter();
