@@ -49,7 +49,7 @@ fn loom_latch_waits_for_every_task() {
 #[test]
 fn loom_slot_settles_once_under_cancel_and_wait() {
     loom::model(|| {
-        let slot = Arc::new(Slot::<u32>::new());
+        let slot = Arc::new(Slot::<u32>::new(0, None));
         let worker = {
             let slot = Arc::clone(&slot);
             thread::spawn(move || {
@@ -66,7 +66,7 @@ fn loom_slot_settles_once_under_cancel_and_wait() {
             let slot = Arc::clone(&slot);
             thread::spawn(move || slot.cancel())
         };
-        let result = slot.wait(None, None).expect("no limit, so always settled");
+        let result = slot.wait(None).expect("no limit, so always settled");
         let ran = worker.join().unwrap();
         canceller.join().unwrap();
         match (result, ran) {

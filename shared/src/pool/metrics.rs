@@ -3,9 +3,11 @@
 //! Cheap enough to stay on by default:
 //! - each worker counts its own jobs in its own cache line (one writer, no atomic
 //!   read-modify-write), and a snapshot adds the workers up;
+//! - submitting touches no shared counter: the number of submitted tasks is derived from
+//!   what the workers took and what is still queued;
 //! - queue wait and run time are timed for a *sample* of tasks: every task of the first
-//!   [`SAMPLE_ALL_FIRST`], then one in [`SAMPLE_EVERY`], because two clock reads cost as much
-//!   as a tiny task itself;
+//!   [`SAMPLE_ALL_FIRST`] a thread submits, then one in [`SAMPLE_EVERY`], because two clock
+//!   reads cost as much as a tiny task itself;
 //! - utilisation comes from the time workers spend *waiting*, which is measured only when the
 //!   queue runs dry, never per task.
 //!
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Every task among the first this many is timed.
+/// Every task among the first this many that a thread submits is timed.
 ///
 /// ```
 /// use shared::pool::WorkerPool;
@@ -47,8 +49,6 @@ pub const SAMPLE_EVERY: u64 = 16;
 /// The pool's counters, shared by its threads.
 #[derive(Debug)]
 pub(crate) struct Metrics {
-    /// Submissions attempted (the next task's sequence number). Accepted = offered − rejected.
-    offered: CachePadded<AtomicU64>,
     rejected: AtomicU64,
     /// Jobs taken out of the queue by `shutdown_now` rather than by a worker.
     drained: AtomicU64,
@@ -169,7 +169,6 @@ impl Totals {
 impl Metrics {
     pub(crate) fn new() -> Self {
         Self {
-            offered: CachePadded::new(AtomicU64::new(0)),
             rejected: AtomicU64::new(0),
             drained: AtomicU64::new(0),
             queue_wait: Histogram::new(),
@@ -179,10 +178,18 @@ impl Metrics {
         }
     }
 
-    /// Counts a submission attempt; returns whether this task should be timed.
-    pub(crate) fn offer(&self) -> bool {
-        let seq = self.offered.fetch_add(1, Ordering::Relaxed);
-        seq < SAMPLE_ALL_FIRST || seq.is_multiple_of(SAMPLE_EVERY)
+    /// Whether the task being submitted should be timed. Decided per submitting thread, so
+    /// that submitting touches no counter shared with other threads: the count of submitted
+    /// tasks is derived instead, from what the workers took and what is still queued.
+    pub(crate) fn sample() -> bool {
+        thread_local! {
+            static SUBMITTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+        }
+        SUBMITTED.with(|n| {
+            let seq = n.get();
+            n.set(seq.wrapping_add(1));
+            seq < SAMPLE_ALL_FIRST || seq.is_multiple_of(SAMPLE_EVERY)
+        })
     }
 
     pub(crate) fn rejected(&self) {
@@ -237,10 +244,8 @@ impl Metrics {
         let finished = totals.completed + totals.panicked + totals.cancelled + totals.timed_out;
         let rejected = self.rejected.load(Ordering::Relaxed);
         PoolMetrics {
-            submitted: self
-                .offered
-                .load(Ordering::Relaxed)
-                .saturating_sub(rejected),
+            // Every accepted task is queued, or was taken by a worker or by `shutdown_now`.
+            submitted: totals.started + drained + queued as u64,
             queued: queued as u64,
             running: (totals.started + drained).saturating_sub(finished),
             completed: totals.completed,

@@ -63,6 +63,7 @@ pub use task::{TaskContext, TaskHandle};
 use crew::Crew;
 pub(crate) use crew::current_pool_id;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
+use crossbeam_utils::CachePadded;
 use metrics::Metrics;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -113,7 +114,10 @@ pub(crate) struct Shared {
     pub(crate) rx: Receiver<Queued>,
     /// Open while `true`. A submission holds a read lock across its `send`, so `close`, which
     /// takes the write lock, knows that no submission is still in flight once it has it.
-    gate: RwLock<bool>,
+    ///
+    /// On a cache line of its own: every submission writes it, and the workers read the
+    /// flags next to it on every task.
+    gate: CachePadded<RwLock<bool>>,
     /// Set once the gate is shut; read by workers deciding whether an empty queue means "done".
     pub(crate) closed: AtomicBool,
     /// Set by `shutdown_now`: workers take no more jobs, running tasks see `is_cancelled`.
@@ -197,7 +201,7 @@ impl WorkerPool {
                 id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
                 tx,
                 rx,
-                gate: RwLock::new(true),
+                gate: CachePadded::new(RwLock::new(true)),
                 closed: AtomicBool::new(false),
                 stopping: AtomicBool::new(false),
                 wake_tx: Mutex::new(Some(wake_tx)),
@@ -428,18 +432,14 @@ impl WorkerPool {
         B: task::Body<T>,
         T: Send + 'static,
     {
-        let slot = crate::sync::Arc::new(Slot::new());
+        let slot = crate::sync::Arc::new(Slot::new(self.shared.id, timeout));
         let job = Box::new(WithHandle {
             body,
             slot: crate::sync::Arc::clone(&slot),
             timeout,
         });
         match self.enqueue(job, admission) {
-            Ok(()) => Ok(TaskHandle {
-                slot,
-                pool_id: self.shared.id,
-                timeout,
-            }),
+            Ok(()) => Ok(TaskHandle { slot }),
             Err((job, why)) => Err(refused(job, why, |b: B| b)),
         }
     }
@@ -664,7 +664,7 @@ impl WorkerPool {
         admission: Admission,
     ) -> Result<(), (Box<dyn Job>, Refusal)> {
         let shared = &*self.shared;
-        let timed = shared.metrics.offer();
+        let timed = Metrics::sample();
         let mut queued = Queued {
             job,
             enqueued: timed.then(Instant::now),

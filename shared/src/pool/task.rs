@@ -6,7 +6,7 @@
 //! while queued or while running, time out, or be dropped by a shutdown.
 
 use super::TaskError;
-use crate::sync::{self, Arc, AtomicBool, Condvar, Mutex};
+use crate::sync::{self, Arc, AtomicBool, AtomicUsize, Condvar, Mutex};
 use std::any::Any;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -175,6 +175,14 @@ impl fmt::Debug for TaskContext<'_> {
 /// when somebody waits: on Linux every `notify_one` is a system call, and most handles are
 /// joined after their task finished.
 pub(crate) struct Slot<T> {
+    /// [`QUEUED`], [`RUNNING`] or [`CANCELLED`]: who got to the task first, the worker that
+    /// starts it or a `cancel`. One compare-and-swap decides, so starting a task without a
+    /// timeout takes no lock.
+    stage: AtomicUsize,
+    /// The pool the task was submitted to, to refuse a wait from one of its own workers.
+    pool_id: usize,
+    /// The task's time limit, counted from its start.
+    timeout: Option<Duration>,
     /// The handle's cancel request, readable without the lock from the running task.
     cancelled: AtomicBool,
     state: Mutex<State<T>>,
@@ -187,7 +195,12 @@ struct State<T> {
     waiting: bool,
 }
 
+const QUEUED: usize = 0;
+const RUNNING: usize = 1;
+const CANCELLED: usize = 2;
+
 enum Phase<T> {
+    /// Not settled, and no deadline running (queued, or running without a timeout).
     Queued,
     /// Started at `started`; the waiter times out at `started + timeout`, if there is one.
     Running {
@@ -199,8 +212,11 @@ enum Phase<T> {
 }
 
 impl<T> Slot<T> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(pool_id: usize, timeout: Option<Duration>) -> Self {
         Self {
+            stage: AtomicUsize::new(QUEUED),
+            pool_id,
+            timeout,
             cancelled: AtomicBool::new(false),
             state: Mutex::new(State {
                 phase: Phase::Queued,
@@ -213,19 +229,25 @@ impl<T> Slot<T> {
     /// A worker is about to run the task. `false` if it was settled while queued (cancelled),
     /// in which case the worker must not run it.
     pub(crate) fn start(&self, started: Option<Instant>) -> bool {
-        let mut state = sync::lock(&self.state);
-        match state.phase {
-            Phase::Queued => {
+        if self
+            .stage
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false; // a cancel got there first
+        }
+        if started.is_some() {
+            // The task has a timeout: record when its clock began, and wake a waiter that
+            // sleeps without a deadline until then.
+            let mut state = sync::lock(&self.state);
+            if matches!(state.phase, Phase::Queued) {
                 state.phase = Phase::Running { started };
-                // A waiter with a timeout sleeps without a deadline until the task starts:
-                // tell it when the clock begins.
-                if state.waiting && started.is_some() {
+                if state.waiting {
                     self.settled.notify_all();
                 }
-                true
             }
-            _ => false,
         }
+        true
     }
 
     /// Settles with `result` unless already settled (by a cancel or a waiter's timeout), and
@@ -257,6 +279,14 @@ impl<T> Slot<T> {
     /// the running task checks.
     pub(crate) fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
+        if self
+            .stage
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return; // running or finished: the flag is all a running task can be told
+        }
+        // Still queued, and now it never will run: settle it (unless a shutdown already has).
         let mut state = sync::lock(&self.state);
         if matches!(state.phase, Phase::Queued) {
             state.phase = Phase::Done(Err(TaskError::Cancelled));
@@ -281,11 +311,8 @@ impl<T> Slot<T> {
     /// Waits until settled, or until `limit` passes (`None`: no limit), and takes the result.
     /// A task with `timeout` is settled as timed out by the waiter once it has run that long.
     /// Returns `None` if `limit` passed first.
-    pub(crate) fn wait(
-        &self,
-        timeout: Option<Duration>,
-        limit: Option<Instant>,
-    ) -> Option<Result<T, TaskError>> {
+    pub(crate) fn wait(&self, limit: Option<Instant>) -> Option<Result<T, TaskError>> {
+        let timeout = self.timeout;
         let mut state = sync::lock(&self.state);
         loop {
             let task_deadline = match &state.phase {
@@ -357,9 +384,8 @@ impl<T> Slot<T> {
 /// ```
 #[must_use = "a dropped handle detaches its task: its value and any panic are lost"]
 pub struct TaskHandle<T> {
+    // One pointer: a batch of handles stays small.
     pub(crate) slot: Arc<Slot<T>>,
-    pub(crate) pool_id: usize,
-    pub(crate) timeout: Option<Duration>,
 }
 
 impl<T> TaskHandle<T> {
@@ -380,9 +406,7 @@ impl<T> TaskHandle<T> {
     /// ```
     pub fn join(self) -> Result<T, TaskError> {
         self.refuse_self_wait()?;
-        self.slot
-            .wait(self.timeout, None)
-            .unwrap_or(Err(TaskError::Cancelled))
+        self.slot.wait(None).unwrap_or(Err(TaskError::Cancelled))
     }
 
     /// Waits at most `limit` for the task. `Err(self)` hands the handle back if it has not
@@ -405,7 +429,7 @@ impl<T> TaskHandle<T> {
             return Ok(Err(refused));
         }
         let until = Instant::now().checked_add(limit);
-        match self.slot.wait(self.timeout, until) {
+        match self.slot.wait(until) {
             Some(result) => Ok(result),
             None => Err(self),
         }
@@ -448,7 +472,7 @@ impl<T> TaskHandle<T> {
     }
 
     fn refuse_self_wait(&self) -> Result<(), TaskError> {
-        if super::current_pool_id() == Some(self.pool_id) && !self.slot.is_settled() {
+        if super::current_pool_id() == Some(self.slot.pool_id) && !self.slot.is_settled() {
             Err(TaskError::WouldDeadlock)
         } else {
             Ok(())
@@ -461,7 +485,7 @@ impl<T> fmt::Debug for TaskHandle<T> {
         f.debug_struct("TaskHandle")
             .field("finished", &self.is_finished())
             .field("cancel_requested", &self.slot.is_cancel_requested())
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.slot.timeout)
             .finish()
     }
 }
