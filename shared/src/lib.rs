@@ -27,4 +27,5 @@ pub use channel::{
     BroadcastChannel, MessageChannel, MessagePort, Request, RequestClient, RequestError,
     RequestServer, Subscriber, request_channel,
 };
+pub use pool::WorkerPool;
 pub use worker::{Event, Exit, Worker, WorkerContext};
