@@ -16,14 +16,7 @@ use std::time::{Duration, Instant};
 /// A one-thread pool whose worker is held at a gate; returns the release.
 fn held_pool() -> (WorkerPool, crossbeam_channel::Sender<()>) {
     let pool = WorkerPool::new(1).unwrap();
-    let (release, gate) = common::gate();
-    let (started_tx, started) = crossbeam_channel::bounded(1);
-    pool.execute(move || {
-        started_tx.send(()).unwrap();
-        common::wait_at(&gate);
-    })
-    .unwrap();
-    recv_or_fail(&started, "the holding task to start");
+    let release = common::hold_worker(&pool);
     (pool, release)
 }
 

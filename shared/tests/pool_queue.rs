@@ -160,14 +160,7 @@ fn an_unbounded_queue_never_refuses() {
         .build()
         .unwrap();
     assert_eq!(pool.capacity(), None);
-    let (release, gate) = common::gate();
-    let (started_tx, started) = crossbeam_channel::bounded(1);
-    pool.execute(move || {
-        started_tx.send(()).unwrap();
-        common::wait_at(&gate);
-    })
-    .unwrap();
-    recv_or_fail(&started, "the busy task");
+    let release = common::hold_worker(&pool);
     let handles: Vec<_> = (0..5_000u32)
         .map(|i| {
             pool.try_submit(move || i)

@@ -89,3 +89,17 @@ pub fn joined(pool: WorkerPool) -> WorkerPool {
         pool
     })
 }
+
+/// Occupies one worker of `pool` until the returned sender is dropped (or sent to), and
+/// returns only once that worker has started the holding task.
+pub fn hold_worker(pool: &WorkerPool) -> Sender<()> {
+    let (release, gate) = gate();
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    pool.execute(move || {
+        started_tx.send(()).unwrap();
+        wait_at(&gate);
+    })
+    .unwrap();
+    shared::testing::recv_or_fail(&started, "the holding task to start");
+    release
+}
