@@ -304,6 +304,22 @@ impl<T> Slot<T> {
         self.cancelled.load(Ordering::Relaxed)
     }
 
+    /// The result of a slot nobody else holds any more.
+    fn into_result(self) -> Result<T, TaskError> {
+        match self
+            .state
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .phase
+        {
+            Phase::Done(result) => result,
+            // Taken only by a waiter's timeout, which consumed the handle.
+            Phase::Taken => Err(TaskError::Cancelled),
+            // The job was dropped without running or being rejected: it never will run.
+            Phase::Queued | Phase::Running { .. } => Err(TaskError::PoolShutDown),
+        }
+    }
+
     pub(crate) fn is_settled(&self) -> bool {
         matches!(sync::lock(&self.state).phase, Phase::Done(_) | Phase::Taken)
     }
@@ -405,8 +421,14 @@ impl<T> TaskHandle<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn join(self) -> Result<T, TaskError> {
-        self.refuse_self_wait()?;
-        self.slot.wait(None).unwrap_or(Err(TaskError::Cancelled))
+        // Fast path: the worker has let go of the slot, so the task is over and nobody else
+        // can touch the result: take it without locking.
+        let slot = match Arc::try_unwrap(self.slot) {
+            Ok(slot) => return slot.into_result(),
+            Err(shared) => Self { slot: shared },
+        };
+        slot.refuse_self_wait()?;
+        slot.slot.wait(None).unwrap_or(Err(TaskError::Cancelled))
     }
 
     /// Waits at most `limit` for the task. `Err(self)` hands the handle back if it has not
