@@ -47,9 +47,8 @@
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use rayon::prelude::*;
 use shared::pool::WorkerPool;
-use shared::workload::{
-    count_primes, count_primes_parallel, escape_time, mandelbrot, mandelbrot_parallel,
-};
+use shared::workload::mandelbrot::render_row;
+use shared::workload::{count_primes, count_primes_parallel, mandelbrot, mandelbrot_parallel};
 use std::hint::black_box;
 use std::num::NonZeroUsize;
 use std::ops::Range;
@@ -436,19 +435,11 @@ fn split(range: Range<u64>, count: usize) -> Vec<Range<u64>> {
         .collect()
 }
 
-/// Renders rows `first_row..` of the Mandelbrot grid into `band` (whole rows): the same
-/// arithmetic, in the same order, as `shared::workload::mandelbrot`'s private `render_row`,
-/// over the same fixed view. The check before timing compares the grids bit for bit.
+/// Renders rows `first_row..` of the Mandelbrot grid into `band` (whole rows) with the
+/// workload's own `render_row`. The check before timing compares the grids bit for bit.
 fn render_band(band: &mut [u32], first_row: usize, width: usize, height: usize, max_iter: u32) {
-    const RE: (f64, f64) = (-2.0, 0.5);
-    const IM: (f64, f64) = (-1.25, 1.25);
     for (dy, row) in band.chunks_mut(width).enumerate() {
-        let y = first_row + dy;
-        let c_im = IM.1 - (y as f64 + 0.5) * (IM.1 - IM.0) / height as f64;
-        for (x, count) in row.iter_mut().enumerate() {
-            let c_re = RE.0 + (x as f64 + 0.5) * (RE.1 - RE.0) / width as f64;
-            *count = escape_time(c_re, c_im, max_iter);
-        }
+        render_row(row, first_row + dy, height, max_iter);
     }
 }
 

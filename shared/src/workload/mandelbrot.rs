@@ -116,9 +116,22 @@ pub fn mandelbrot_parallel(width: usize, height: usize, max_iter: u32, threads: 
     counts
 }
 
-/// Fills one row of the grid. Both forms call this, so every pixel is computed by the same
-/// operations in the same order.
-fn render_row(row: &mut [u32], y: usize, height: usize, max_iter: u32) {
+/// Fills row `y` of a `row.len()` × `height` grid with escape counts. Both forms call this,
+/// so every pixel is computed by the same operations in the same order; so may any other way
+/// of splitting the grid (a pool, rayon), and get bit-identical results.
+///
+/// ```
+/// use shared::workload::mandelbrot::render_row;
+/// use shared::workload::mandelbrot;
+///
+/// let (width, height, max_iter) = (32, 24, 100);
+/// let mut grid = vec![0; width * height];
+/// for (y, row) in grid.chunks_mut(width).enumerate() {
+///     render_row(row, y, height, max_iter);
+/// }
+/// assert_eq!(grid, mandelbrot(width, height, max_iter));
+/// ```
+pub fn render_row(row: &mut [u32], y: usize, height: usize, max_iter: u32) {
     let width = row.len();
     let c_im = IM_MAX - (y as f64 + 0.5) * (IM_MAX - IM_MIN) / height as f64;
     for (x, count) in row.iter_mut().enumerate() {
