@@ -26,4 +26,19 @@ pub use exercises as under_test;
 pub mod guides {
     #[doc = include_str!("../guides/01-understanding-threads.md")]
     pub struct UnderstandingThreads;
+
+    #[doc = include_str!("../guides/02-creating-threads.md")]
+    pub struct CreatingThreads;
+
+    #[doc = include_str!("../guides/03-message-passing.md")]
+    pub struct MessagePassing;
+
+    #[doc = include_str!("../guides/04-initial-data.md")]
+    pub struct InitialData;
+
+    #[doc = include_str!("../guides/05-lifecycle-and-termination.md")]
+    pub struct LifecycleAndTermination;
+
+    #[doc = include_str!("../guides/06-error-handling.md")]
+    pub struct ErrorHandling;
 }
