@@ -44,6 +44,7 @@
 //! cargo bench -p benches --bench pool -- --test      # run each once, as a check
 //! ```
 
+use benches::measuring;
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use rayon::prelude::*;
 use shared::pool::WorkerPool;
@@ -669,15 +670,6 @@ fn verdict(pass: bool) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Command line
 // ---------------------------------------------------------------------------------------------
-
-/// Whether this run measures (`cargo bench`) rather than checks (`--test`, or `cargo test
-/// --benches`, which passes no `--bench`) or lists: the same rule criterion applies.
-fn measuring() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|arg| arg == flag);
-    let profiling = args.iter().any(|arg| arg.starts_with("--profile-time"));
-    has("--bench") && !has("--test") && !has("--list") && !profiling
-}
 
 /// Whether criterion will run any benchmark of a `tiny_tasks`-style group, so that the summary
 /// does not re-time a group the command line filtered out.

@@ -21,6 +21,7 @@
 //! cargo bench -p benches --bench speedup -- --test    # run each once, as a check
 //! ```
 
+use benches::measuring;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use shared::workload::{
     GrayImage, box_blur, box_blur_parallel, count_primes, count_primes_parallel, fib_set,
@@ -165,13 +166,4 @@ fn median_time<R>(f: impl Fn() -> R) -> Duration {
         .collect();
     times.sort_unstable();
     times[times.len() / 2]
-}
-
-/// Whether this run measures (`cargo bench`) rather than checks (`--test`, or `cargo test
-/// --benches`, which passes no `--bench`) or lists: the same rule criterion applies.
-fn measuring() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|arg| arg == flag);
-    let profiling = args.iter().any(|arg| arg.starts_with("--profile-time"));
-    has("--bench") && !has("--test") && !has("--list") && !profiling
 }

@@ -32,6 +32,17 @@ fn slots(n: usize) -> Arc<Vec<AtomicU8>> {
     Arc::new((0..n).map(|_| AtomicU8::new(0)).collect())
 }
 
+/// Queues one task per slot; task `i` adds one to slot `i`.
+fn queue_counting_tasks(pool: &WorkerPool, slots: &Arc<Vec<AtomicU8>>) {
+    for i in 0..slots.len() {
+        let slots = Arc::clone(slots);
+        pool.execute(move || {
+            slots[i].fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+}
+
 fn assert_each_ran_once(slots: &[AtomicU8]) {
     for (i, slot) in slots.iter().enumerate() {
         let runs = slot.load(Ordering::SeqCst);
@@ -92,13 +103,7 @@ fn close_with_a_full_backlog_runs_every_queued_task_exactly_once() {
     let (release, gate) = common::gate();
     park_all(&pool, 2, &gate);
     let slots = slots(TASKS);
-    for i in 0..TASKS {
-        let slots = Arc::clone(&slots);
-        pool.execute(move || {
-            slots[i].fetch_add(1, Ordering::SeqCst);
-        })
-        .unwrap();
-    }
+    queue_counting_tasks(&pool, &slots);
     pool.close();
     assert!(matches!(pool.execute(|| ()), Err(SubmitError::Closed(_))));
     assert_eq!(
@@ -134,13 +139,7 @@ fn drop_is_close_plus_join_every_queued_task_runs_before_drop_returns() {
     let (release, gate) = common::gate();
     park_all(&pool, 2, &gate);
     let slots = slots(TASKS);
-    for i in 0..TASKS {
-        let slots = Arc::clone(&slots);
-        pool.execute(move || {
-            slots[i].fetch_add(1, Ordering::SeqCst);
-        })
-        .unwrap();
-    }
+    queue_counting_tasks(&pool, &slots);
     let (dropping_tx, dropping) = crossbeam_channel::bounded(1);
     let dropper = thread::spawn(move || {
         dropping_tx.send(()).unwrap();
