@@ -14,6 +14,7 @@
 //! Nothing here is forcible: Rust cannot kill a thread. Every stop is cooperative, and every
 //! blocking call that could wait forever has a form with a timeout.
 
+pub mod alloc;
 pub mod cancel;
 pub mod channel;
 pub mod pool;

@@ -1,0 +1,1 @@
+//! # Exercise l2-ex03: (being written)
