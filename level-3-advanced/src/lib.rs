@@ -1,4 +1,47 @@
 //! Level 3 of *Worker Threads in Rust*: shared memory, synchronisation and production.
 //!
-//! This level is being written; its plan is in the workspace README. Its lessons will build on
-//! [`shared`].
+//! - `examples/`: the lessons, one topic each (`cargo run --example l3-01-shared-memory-atomics`).
+//! - [`exercises`]: your files. Each starts as a stub that compiles and fails its tests.
+//! - [`solutions`]: the reference answers, with the same skeleton as the stubs.
+//! - `tests/`: one test file per exercise. The tests call [`under_test`], which is the
+//!   solutions in a plain `cargo test` and your exercises under `cargo exercise check ID`.
+//! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-03, with its
+//!   tests (run under Miri too).
+//! - `guides/`: Markdown chapters whose code blocks `cargo test` compiles and runs.
+
+pub mod exercises;
+pub mod solutions;
+pub mod spsc;
+
+/// The code the exercise tests check: the reference [`solutions`] by default, your
+/// [`exercises`] when the `learner` feature is on (which `cargo exercise check ID` does).
+#[cfg(not(feature = "learner"))]
+pub use solutions as under_test;
+
+/// The code the exercise tests check: the reference [`solutions`] by default, your
+/// [`exercises`] when the `learner` feature is on (which `cargo exercise check ID` does).
+#[cfg(feature = "learner")]
+pub use exercises as under_test;
+
+/// The guides, compiled into doctests so that every Rust block in them is built and run by
+/// `cargo test`.
+#[cfg(doctest)]
+pub mod guides {
+    #[doc = include_str!("../guides/01-shared-memory-and-atomics.md")]
+    pub struct SharedMemoryAndAtomics;
+
+    #[doc = include_str!("../guides/02-synchronisation-patterns.md")]
+    pub struct SynchronisationPatterns;
+
+    #[doc = include_str!("../guides/03-production-deployment.md")]
+    pub struct ProductionDeployment;
+
+    #[doc = include_str!("../guides/04-security-and-isolation.md")]
+    pub struct SecurityAndIsolation;
+
+    #[doc = include_str!("../guides/05-streams-and-iterators.md")]
+    pub struct StreamsAndIterators;
+
+    #[doc = include_str!("../guides/06-memory-and-performance-tuning.md")]
+    pub struct MemoryAndPerformanceTuning;
+}

@@ -1,0 +1,1 @@
+//! # Exercise l3-ex04: (being written)

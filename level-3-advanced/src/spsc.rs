@@ -1,0 +1,1 @@
+//! (being written) A lock-free single-producer single-consumer ring buffer.
