@@ -10,6 +10,7 @@
     unused_variables,
     unused_imports,
     unused_mut,
+    dead_code,
     clippy::diverging_sub_expression
 )]
 

@@ -1,0 +1,159 @@
+//! Tests of exercise l2-ex02 (transferables).
+//!
+//! `cargo test` runs them against the reference solution; `cargo exercise check l2-ex02` runs
+//! them against your file, `level-2-intermediate/src/exercises/ex02_transferables.rs`.
+//!
+//! Most tests use images of a few hundred kilobytes, so that debug builds stay quick; one
+//! sends the course's full 50 MB. No test looks at a time.
+
+use level_2_intermediate::under_test::ex02_transferables::{
+    FLIP, IMAGE_SIZE, Processed, STRIDE, compare, invert_every_100th, make_image, process_by_clone,
+    process_by_move,
+};
+use shared::testing::{TIMEOUT, run_within};
+use std::thread::{self, ThreadId};
+
+/// Not a multiple of 100, so the last stretch after an inverted byte is a short one.
+const SIZE: usize = 250_037;
+
+/// Fails the test, naming the first byte that is wrong, unless `after` is `before` with
+/// exactly the bytes at multiples of 100 XORed with 0xFF.
+#[track_caller]
+fn assert_every_100th_inverted(before: &[u8], after: &[u8]) {
+    assert_eq!(after.len(), before.len(), "the image changed length");
+    for (i, (&was, &is)) in before.iter().zip(after).enumerate() {
+        let wanted = if i % 100 == 0 { was ^ 0xFF } else { was };
+        assert_eq!(
+            is, wanted,
+            "byte {i} was {was:#04x}: expected {wanted:#04x}, got {is:#04x} (only bytes at \
+             multiples of 100 are inverted)"
+        );
+    }
+}
+
+/// Runs `process_by_move` with a deadline; returns the caller's thread id too.
+fn by_move(image: Vec<u8>) -> (ThreadId, Processed) {
+    let (caller, processed) = run_within(TIMEOUT, "process_by_move", move || {
+        (thread::current().id(), process_by_move(image))
+    });
+    (caller, processed.expect("process_by_move failed"))
+}
+
+#[test]
+fn exactly_the_bytes_at_multiples_of_100_are_inverted() {
+    assert_eq!((STRIDE, FLIP), (100, 0xFF));
+    let original = make_image(1_001);
+    let mut image = original.clone();
+    invert_every_100th(&mut image);
+    assert_every_100th_inverted(&original, &image);
+    // XOR twice is the identity: inverting again restores the image.
+    invert_every_100th(&mut image);
+    assert_eq!(
+        image, original,
+        "inverting twice must give the original back"
+    );
+}
+
+#[test]
+fn inverting_a_tiny_or_empty_image_works() {
+    let mut empty: Vec<u8> = Vec::new();
+    invert_every_100th(&mut empty);
+    assert!(empty.is_empty());
+
+    let mut one = vec![0x0F];
+    invert_every_100th(&mut one);
+    assert_eq!(one, [0xF0], "byte 0 is the first to invert");
+
+    let original = make_image(101);
+    let mut image = original.clone();
+    invert_every_100th(&mut image);
+    assert_every_100th_inverted(&original, &image);
+}
+
+#[test]
+fn the_move_round_trip_inverts_every_hundredth_byte() {
+    let original = make_image(SIZE);
+    let (_, processed) = by_move(original.clone());
+    assert_every_100th_inverted(&original, &processed.image);
+}
+
+#[test]
+fn the_move_round_trip_gives_back_the_same_allocation() {
+    let image = make_image(SIZE);
+    let (address, capacity) = (image.as_ptr(), image.capacity());
+    let (_, processed) = by_move(image);
+    assert_eq!(
+        processed.image.as_ptr(),
+        address,
+        "the image came back at another address: it was copied on the way (a move copies \
+         nothing)"
+    );
+    assert_eq!(processed.image.capacity(), capacity);
+    assert_eq!(processed.image.len(), SIZE);
+}
+
+#[test]
+fn the_course_image_of_50_mb_moves_there_and_back_without_a_copy() {
+    assert_eq!(IMAGE_SIZE, 50 * 1024 * 1024);
+    let image = make_image(IMAGE_SIZE);
+    let address = image.as_ptr();
+    let (_, processed) = by_move(image);
+    assert_eq!(
+        processed.image.as_ptr(),
+        address,
+        "the 50 MB image was copied"
+    );
+    // Checked against the pattern rather than a second 50 MB copy.
+    let wrong = processed.image.iter().enumerate().find(|&(i, &byte)| {
+        let was = i as u8;
+        byte != if i % 100 == 0 { was ^ 0xFF } else { was }
+    });
+    assert_eq!(wrong, None, "(index, byte) of the first wrong byte");
+}
+
+#[test]
+fn the_clone_variant_returns_an_inverted_copy_and_leaves_the_callers_image_alone() {
+    let original = make_image(SIZE);
+    let (image, processed) = run_within(TIMEOUT, "process_by_clone", move || {
+        let image = make_image(SIZE);
+        let processed = process_by_clone(&image);
+        (image, processed)
+    });
+    let processed = processed.expect("process_by_clone failed");
+    assert_eq!(image, original, "the caller's image must not change");
+    assert_every_100th_inverted(&original, &processed.image);
+    assert_ne!(
+        processed.image.as_ptr(),
+        image.as_ptr(),
+        "the clone variant must work on a copy"
+    );
+}
+
+#[test]
+fn both_variants_do_the_work_on_another_thread() {
+    let (caller, moved) = by_move(make_image(1_000));
+    assert_ne!(
+        moved.worker, caller,
+        "process_by_move inverted the image on the caller's thread: send it to a worker"
+    );
+
+    let (caller, cloned) = run_within(TIMEOUT, "process_by_clone", || {
+        (thread::current().id(), process_by_clone(&make_image(1_000)))
+    });
+    let cloned = cloned.expect("process_by_clone failed");
+    assert_ne!(
+        cloned.worker, caller,
+        "process_by_clone inverted the image on the caller's thread: send it to a worker"
+    );
+}
+
+#[test]
+fn compare_checks_both_round_trips_and_reports_the_size() {
+    let comparison = run_within(TIMEOUT, "compare", || compare(SIZE))
+        .expect("compare found a wrong result, or a round trip failed");
+    assert_eq!(comparison.size, SIZE);
+    // The times depend on the machine: shown, never asserted.
+    println!("{comparison}");
+    let empty = run_within(TIMEOUT, "compare(0)", || compare(0)).expect("an empty image");
+    assert_eq!(empty.size, 0);
+}
