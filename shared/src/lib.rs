@@ -9,6 +9,7 @@
 //! | [`cancel`] | a cheap, clonable cancellation token that can be waited on | `worker.terminate()` (forcible in Node, cooperative in Rust) |
 //! | [`pool`] | a pool of worker threads: bounded queue, handles that always settle, cancellation, timeouts, metrics | piscina, hand-built pools |
 //! | [`workload`] | CPU-bound kernels, each sequential and parallel with identical results | the Fibonacci, prime and image workloads of the course |
+//! | [`alloc`] | a counting global allocator: bytes and allocations per process, per thread and per closure | `process.memoryUsage()`, `resourceLimits` |
 //! | [`testing`] | receive-with-timeout and a concurrency probe for tests | — |
 //!
 //! Nothing here is forcible: Rust cannot kill a thread. Every stop is cooperative, and every
