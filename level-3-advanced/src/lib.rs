@@ -5,11 +5,13 @@
 //! - [`solutions`]: the reference answers, with the same skeleton as the stubs.
 //! - `tests/`: one test file per exercise. The tests call [`under_test`], which is the
 //!   solutions in a plain `cargo test` and your exercises under `cargo exercise check ID`.
+//! - [`projects`]: the core of the five practice projects (`examples/l3-p*`), tested here.
 //! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-03, with its
 //!   tests (run under Miri too).
 //! - `guides/`: Markdown chapters whose code blocks `cargo test` compiles and runs.
 
 pub mod exercises;
+pub mod projects;
 pub mod solutions;
 pub mod spsc;
 
