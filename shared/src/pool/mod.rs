@@ -71,12 +71,42 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use task::{Contextual, Detached, Job, Plain, Slot, WithHandle};
+use task::{Contextual, Detached, Job, Plain, SharedJob, Task};
 
 /// A job in the queue, with its enqueue time if it was picked for timing.
 pub(crate) struct Queued {
-    job: Box<dyn Job>,
+    job: JobRef,
     enqueued: Option<Instant>,
+}
+
+/// A queued job: owned by the queue (fire-and-forget and scoped tasks), or shared with its
+/// handle (a submitted task: its closure and result slot are one allocation).
+pub(crate) enum JobRef {
+    Owned(Box<dyn Job>),
+    Shared(std::sync::Arc<dyn SharedJob>),
+}
+
+impl JobRef {
+    pub(crate) fn run(self, cx: &mut TaskContext<'_>, done: &mut dyn FnMut(task::Outcome)) {
+        match self {
+            Self::Owned(job) => job.run(cx, done),
+            Self::Shared(job) => job.run(cx, done),
+        }
+    }
+
+    fn reject(self) {
+        match self {
+            Self::Owned(job) => job.reject(),
+            Self::Shared(job) => job.reject(),
+        }
+    }
+
+    fn into_any(self) -> Box<dyn std::any::Any> {
+        match self {
+            Self::Owned(job) => job.into_any(),
+            Self::Shared(job) => job.into_any(),
+        }
+    }
 }
 
 /// How long a blocked submission holds the gate before letting a `close` through, then
@@ -251,7 +281,7 @@ impl WorkerPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.enqueue(Box::new(Detached(task)), Admission::Block)
+        self.enqueue(JobRef::Owned(Box::new(Detached(task))), Admission::Block)
             .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
     }
 
@@ -276,7 +306,7 @@ impl WorkerPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.enqueue(Box::new(Detached(task)), Admission::Try)
+        self.enqueue(JobRef::Owned(Box::new(Detached(task))), Admission::Try)
             .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
     }
 
@@ -432,15 +462,16 @@ impl WorkerPool {
         B: task::Body<T>,
         T: Send + 'static,
     {
-        let slot = crate::sync::Arc::new(Slot::new(self.shared.id, timeout));
-        let job = Box::new(WithHandle {
-            body,
-            slot: crate::sync::Arc::clone(&slot),
-            timeout,
-        });
-        match self.enqueue(job, admission) {
-            Ok(()) => Ok(TaskHandle { slot }),
-            Err((job, why)) => Err(refused(job, why, |b: B| b)),
+        let task = std::sync::Arc::new(Task::new(body, self.shared.id, timeout));
+        let handle = TaskHandle {
+            task: std::sync::Arc::clone(&task) as std::sync::Arc<dyn task::HasSlot<T>>,
+        };
+        match self.enqueue(JobRef::Shared(task), admission) {
+            Ok(()) => Ok(handle),
+            Err((job, why)) => {
+                drop(handle); // the body can only be handed back from a task nobody else holds
+                Err(refused(job, why, |b: B| b))
+            }
         }
     }
 
@@ -660,9 +691,9 @@ impl WorkerPool {
     /// The one way into the queue. Returns the job with the reason on refusal.
     pub(crate) fn enqueue(
         &self,
-        job: Box<dyn Job>,
+        job: JobRef,
         admission: Admission,
-    ) -> Result<(), (Box<dyn Job>, Refusal)> {
+    ) -> Result<(), (JobRef, Refusal)> {
         let shared = &*self.shared;
         let timed = Metrics::sample();
         let mut queued = Queued {
@@ -747,7 +778,7 @@ impl WorkerPool {
 
 /// Recovers the caller's closure from a refused job, whose concrete type the caller knows.
 fn refused<J: 'static, F>(
-    job: Box<dyn Job>,
+    job: JobRef,
     why: Refusal,
     unwrap: impl FnOnce(J) -> F,
 ) -> SubmitError<F> {

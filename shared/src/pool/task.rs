@@ -6,8 +6,9 @@
 //! while queued or while running, time out, or be dropped by a shutdown.
 
 use super::TaskError;
-use crate::sync::{self, Arc, AtomicBool, AtomicUsize, Condvar, Mutex};
+use crate::sync::{self, AtomicBool, AtomicUsize, Condvar, Mutex};
 use std::any::Any;
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -304,14 +305,13 @@ impl<T> Slot<T> {
         self.cancelled.load(Ordering::Relaxed)
     }
 
-    /// The result of a slot nobody else holds any more.
-    fn into_result(self) -> Result<T, TaskError> {
-        match self
+    /// The result of a slot nobody else holds any more: no lock, the `&mut` proves it.
+    fn take_result(&mut self) -> Result<T, TaskError> {
+        let state = self
             .state
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .phase
-        {
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match std::mem::replace(&mut state.phase, Phase::Taken) {
             Phase::Done(result) => result,
             // Taken only by a waiter's timeout, which consumed the handle.
             Phase::Taken => Err(TaskError::Cancelled),
@@ -400,8 +400,9 @@ impl<T> Slot<T> {
 /// ```
 #[must_use = "a dropped handle detaches its task: its value and any panic are lost"]
 pub struct TaskHandle<T> {
-    // One pointer: a batch of handles stays small.
-    pub(crate) slot: Arc<Slot<T>>,
+    /// The task itself, shared with the queue or the worker running it: one allocation holds
+    /// the closure and the slot its result goes to.
+    pub(crate) task: std::sync::Arc<dyn HasSlot<T>>,
 }
 
 impl<T> TaskHandle<T> {
@@ -420,15 +421,18 @@ impl<T> TaskHandle<T> {
     /// assert_eq!(pool.submit(|| "done")?.join()?, "done");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn join(self) -> Result<T, TaskError> {
-        // Fast path: the worker has let go of the slot, so the task is over and nobody else
-        // can touch the result: take it without locking.
-        let slot = match Arc::try_unwrap(self.slot) {
-            Ok(slot) => return slot.into_result(),
-            Err(shared) => Self { slot: shared },
-        };
-        slot.refuse_self_wait()?;
-        slot.slot.wait(None).unwrap_or(Err(TaskError::Cancelled))
+    pub fn join(mut self) -> Result<T, TaskError> {
+        // Fast path: the worker has let go of the task, so it is over and nobody else can
+        // touch the result: take it without locking.
+        if let Some(task) = std::sync::Arc::get_mut(&mut self.task) {
+            return task.slot_mut().take_result();
+        }
+        self.refuse_self_wait()?;
+        self.slot().wait(None).unwrap_or(Err(TaskError::Cancelled))
+    }
+
+    fn slot(&self) -> &Slot<T> {
+        self.task.slot()
     }
 
     /// Waits at most `limit` for the task. `Err(self)` hands the handle back if it has not
@@ -451,7 +455,7 @@ impl<T> TaskHandle<T> {
             return Ok(Err(refused));
         }
         let until = Instant::now().checked_add(limit);
-        match self.slot.wait(until) {
+        match self.slot().wait(until) {
             Some(result) => Ok(result),
             None => Err(self),
         }
@@ -475,7 +479,7 @@ impl<T> TaskHandle<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn cancel(&self) {
-        self.slot.cancel();
+        self.slot().cancel();
     }
 
     /// Whether the handle has settled, so that [`join`](Self::join) returns at once.
@@ -490,11 +494,12 @@ impl<T> TaskHandle<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.slot.is_settled()
+        self.slot().is_settled()
     }
 
     fn refuse_self_wait(&self) -> Result<(), TaskError> {
-        if super::current_pool_id() == Some(self.slot.pool_id) && !self.slot.is_settled() {
+        let slot = self.slot();
+        if super::current_pool_id() == Some(slot.pool_id) && !slot.is_settled() {
             Err(TaskError::WouldDeadlock)
         } else {
             Ok(())
@@ -506,8 +511,8 @@ impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
             .field("finished", &self.is_finished())
-            .field("cancel_requested", &self.slot.is_cancel_requested())
-            .field("timeout", &self.slot.timeout)
+            .field("cancel_requested", &self.slot().is_cancel_requested())
+            .field("timeout", &self.slot().timeout)
             .finish()
     }
 }
@@ -578,28 +583,82 @@ where
     }
 }
 
-/// A task with a handle.
-pub(crate) struct WithHandle<B, T> {
-    pub(crate) body: B,
-    pub(crate) slot: Arc<Slot<T>>,
-    pub(crate) timeout: Option<Duration>,
+/// A queued task that is shared rather than owned: the queue (then the worker running it)
+/// holds one reference, its [`TaskHandle`] the other.
+pub(crate) trait SharedJob: Send + Sync {
+    /// As [`Job::run`].
+    fn run(self: std::sync::Arc<Self>, cx: &mut TaskContext<'_>, done: &mut dyn FnMut(Outcome));
+    /// As [`Job::reject`].
+    fn reject(&self);
+    /// As [`Job::into_any`]; only for a task no handle refers to.
+    fn into_any(self: std::sync::Arc<Self>) -> Box<dyn Any>;
 }
 
-impl<B, T> Job for WithHandle<B, T>
+/// What a [`TaskHandle`] needs of its task: the slot its result goes to.
+pub(crate) trait HasSlot<T>: Send + Sync {
+    fn slot(&self) -> &Slot<T>;
+    fn slot_mut(&mut self) -> &mut Slot<T>;
+}
+
+/// A task with a handle: its body and its result slot in one allocation, shared by the queue
+/// and the handle.
+///
+/// The body is taken exactly once, by the worker whose [`Slot::start`] moves the task from
+/// queued to running; that compare-and-swap is what makes the `UnsafeCell` sound. A task that
+/// never runs keeps its body until the last reference goes.
+pub(crate) struct Task<B, T> {
+    slot: Slot<T>,
+    body: UnsafeCell<Option<B>>,
+}
+
+// SAFETY: `&Task` is shared between the submitting thread (through the handle) and the worker
+// that runs it. The slot is `Sync` by its own locks and atomics. The body is only reached
+// through `&self` in `run`, by the one thread whose `Slot::start` won the QUEUED -> RUNNING
+// compare-and-swap, which happens at most once per task; every other access (`into_any`,
+// `Drop`) goes through a unique reference. Taking the body moves it to that thread: `B: Send`.
+unsafe impl<B: Send, T: Send> Sync for Task<B, T> {}
+
+impl<B, T> Task<B, T> {
+    pub(crate) fn new(body: B, pool_id: usize, timeout: Option<Duration>) -> Self {
+        Self {
+            slot: Slot::new(pool_id, timeout),
+            body: UnsafeCell::new(Some(body)),
+        }
+    }
+}
+
+impl<B, T> HasSlot<T> for Task<B, T>
 where
     B: Body<T>,
     T: Send + 'static,
 {
-    fn run(self: Box<Self>, cx: &mut TaskContext<'_>, done: &mut dyn FnMut(Outcome)) {
-        let Self {
-            body,
-            slot,
-            timeout,
-        } = *self;
+    fn slot(&self) -> &Slot<T> {
+        &self.slot
+    }
+
+    fn slot_mut(&mut self) -> &mut Slot<T> {
+        &mut self.slot
+    }
+}
+
+impl<B, T> SharedJob for Task<B, T>
+where
+    B: Body<T>,
+    T: Send + 'static,
+{
+    fn run(self: std::sync::Arc<Self>, cx: &mut TaskContext<'_>, done: &mut dyn FnMut(Outcome)) {
+        let slot = &self.slot;
+        let timeout = slot.timeout;
         let started = timeout.map(|_| Instant::now());
         if !slot.start(started) {
             return done(Outcome::Cancelled); // cancelled while queued, and settled then
         }
+        // SAFETY: `start` returned true, so this thread won the task's one QUEUED -> RUNNING
+        // transition: no other thread takes or reads the body (see `Task`'s `Sync`).
+        let body = unsafe { (*self.body.get()).take() };
+        let Some(body) = body else {
+            unreachable!("a task's body is taken once, by the worker that starts it")
+        };
         // A timeout too long to represent is no limit at all.
         let deadline = started.zip(timeout).and_then(|(s, t)| s.checked_add(t));
         let mut task_cx = TaskContext {
@@ -620,11 +679,99 @@ where
         slot.finish(result, done);
     }
 
-    fn reject(self: Box<Self>) {
+    fn reject(&self) {
         self.slot.finish(Err(TaskError::PoolShutDown), &mut |_| {});
     }
 
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        Box::new(self.body)
+    fn into_any(self: std::sync::Arc<Self>) -> Box<dyn Any> {
+        let Ok(task) = std::sync::Arc::try_unwrap(self) else {
+            unreachable!("a refused task has no handle yet")
+        };
+        let Some(body) = task.body.into_inner() else {
+            unreachable!("a refused task never ran")
+        };
+        Box::new(body)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    //! Small enough for Miri, which checks the one `unsafe` access in `Task::run` and the
+    //! handle's lock-free fast path: `cargo +nightly miri test -p shared --lib pool::task`.
+    use crate::pool::{SubmitError, TaskError, WorkerPool};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Counts its drops, so a test can see a task's closure dropped exactly once.
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn values_come_back_through_shared_tasks() {
+        let pool = WorkerPool::new(2).unwrap();
+        let handles: Vec<_> = (0..8u64)
+            .map(|i| pool.submit(move || i * i).unwrap())
+            .collect();
+        let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49]);
+    }
+
+    #[test]
+    fn a_body_is_dropped_once_whether_it_ran_or_was_cancelled() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let pool = WorkerPool::new(1).unwrap();
+        // Hold the only worker so that the next task stays queued until cancelled.
+        let (release, held) = crossbeam_channel::bounded::<()>(0);
+        let (started_tx, started) = crossbeam_channel::bounded(1);
+        let blocker = pool
+            .submit(move || {
+                started_tx.send(()).unwrap();
+                let _ = held.recv_timeout(Duration::from_secs(10));
+            })
+            .unwrap();
+        started.recv_timeout(Duration::from_secs(10)).unwrap();
+        let counted = Counted(Arc::clone(&drops));
+        let cancelled = pool.submit(move || drop(counted)).unwrap();
+        cancelled.cancel();
+        let counted = Counted(Arc::clone(&drops));
+        let ran = pool.submit(move || drop(counted)).unwrap();
+        drop(release);
+        blocker.join().unwrap();
+        assert_eq!(cancelled.join(), Err(TaskError::Cancelled));
+        ran.join().unwrap();
+        pool.join().unwrap();
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            2,
+            "each closure dropped exactly once"
+        );
+    }
+
+    #[test]
+    fn a_refused_submission_hands_the_closure_back() {
+        let pool = WorkerPool::new(1).unwrap();
+        pool.close();
+        match pool.submit(|| 7) {
+            Err(SubmitError::Closed(task)) => assert_eq!(task(), 7),
+            other => panic!("expected Closed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_panic_settles_the_handle_and_the_pool_goes_on() {
+        let pool = WorkerPool::new(1).unwrap();
+        let failed = pool.submit(|| -> u32 { panic!("task failed") }).unwrap();
+        let next = pool.submit(|| 5).unwrap();
+        assert_eq!(
+            failed.join(),
+            Err(TaskError::Panicked("task failed".into()))
+        );
+        assert_eq!(next.join(), Ok(5));
     }
 }
