@@ -1,169 +1,148 @@
-//! Speedup: every kernel of `shared::workload`, sequential against parallel.
+//! Speedup: every kernel of `shared::workload`, sequential against three ways of running it on
+//! threads, at 1, 2, 4 and all available threads.
 //!
-//! One criterion group per workload, each timing the sequential form and the parallel form on
-//! 1 thread, 2 threads and every core (`std::thread::available_parallelism`). Read the
-//! results as:
+//! One criterion group per workload (`fib_set`, `primes`, `mandelbrot`, `blur`), each timing
+//! `sequential`, then `scoped/T`, `pool/T` and `rayon/T` for every thread count `T`:
 //!
-//! - `parallel/1` against `sequential`: what spawning and joining threads costs by itself;
-//! - `parallel/2`, `parallel/N` against `sequential`: the speedup, which is at most the number
-//!   of cores, and less when the split is uneven (see each kernel's docs for how it splits).
+//! | engine | what runs | set up |
+//! |---|---|---|
+//! | `scoped` | the kernel's own `_parallel` function: `std::thread::scope`, threads spawned on every run | nothing |
+//! | `pool` | the same work cut into chunks, through `WorkerPool::map` or `WorkerPool::scope` | a `shared::WorkerPool` of `T` threads, started before timing |
+//! | `rayon` | the same chunks, through `install` + `par_iter` / `par_chunks_mut` | a `rayon::ThreadPool` of `T` threads, built before timing |
 //!
-//! Throughput is in elements (numbers tested, pixels, Fibonacci inputs), so criterion also
-//! reports elements per second. Before timing, each group checks once that every parallel
-//! form returns exactly what the sequential one does: a fast wrong answer is no speedup.
+//! (`benches::workloads` says how each workload is cut.) Read the results as:
 //!
-//! Inputs are sized so one sequential run takes a few tens of milliseconds in a release build,
-//! and the whole bench finishes in about a minute on two cores:
+//! - `scoped/1` against `sequential`: what spawning and joining threads costs by itself; the
+//!   pools pay it once, before timing, so `pool/1` and `rayon/1` show only their dispatch;
+//! - `*/2` and `*/N` against `sequential`: the speedup, at most the number of cores, less
+//!   when the split is uneven (`fib_set`: its last input is 40% of the work);
+//! - `*/4` on a 2-core machine: more threads than cores, taking turns.
+//!
+//! Throughput is in elements (Fibonacci inputs, numbers tested, pixels), so criterion also
+//! reports elements per second. Before timing, each group checks once that every form
+//! returns exactly what the sequential one does: a fast wrong answer is no speedup.
+//!
+//! After criterion's output, a measuring run prints a table of speedups (sequential time /
+//! parallel time) per engine and thread count, from its own re-timing: the median of 7 warm
+//! runs of each form, the forms taking turns, because criterion keeps its estimates to
+//! itself. The whole bench takes about two minutes on two cores:
 //!
 //! ```text
-//! cargo bench -p benches --bench speedup              # measure, then print a speedup summary
+//! cargo bench -p benches --bench speedup              # measure, then print the speedups
 //! cargo bench -p benches --bench speedup -- primes    # one group only
+//! cargo bench -p benches --bench speedup -- rayon/2   # the benchmarks whose id contains this
 //! cargo bench -p benches --bench speedup -- --test    # run each once, as a check
 //! ```
 
-use benches::measuring;
-use criterion::{BenchmarkId, Criterion, Throughput};
-use shared::workload::{
-    GrayImage, box_blur, box_blur_parallel, count_primes, count_primes_parallel, fib_set,
-    fib_set_parallel, mandelbrot, mandelbrot_parallel,
-};
-use std::fmt::Debug;
-use std::hint::black_box;
-use std::num::NonZeroUsize;
-use std::thread;
-use std::time::{Duration, Instant};
+use benches::report::{speedup_matrix, speedup_matrix_heading};
+use benches::stats::{speedup, thread_counts};
+use benches::workloads::{Engine, EngineKind, Inputs, Size, Workload, run_sequential, time_all};
+use benches::{measuring, selected};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use std::time::Duration;
 
-/// Primes: the numbers tested. Higher numbers cost more, which the block dealing evens out.
-const PRIME_RANGE: std::ops::Range<u64> = 0..1_000_000;
-/// Mandelbrot: the grid and the iteration cap. Rows through the set cost the most.
-const MANDELBROT: (usize, usize, u32) = (480, 360, 256);
-/// Blur: the image and the radius. Every pixel costs the same: `(2r + 1)²` reads.
-const BLUR: (usize, usize, u16) = (800, 600, 3);
-/// Fibonacci set: the course's `fib(35..=40)` shape, scaled down: the last input is about 40%
-/// of the work, so no split can beat the time of `fib(32)` alone.
-const FIB_INPUTS: [u32; 6] = [27, 28, 29, 30, 31, 32];
+/// Re-timings per form for the summary; the median is kept.
+const SUMMARY_RUNS: usize = 7;
 
 fn main() {
     // What `criterion_group!` and `criterion_main!` would generate, plus a summary at the end.
-    let mut criterion = Criterion::default().configure_from_args();
+    // 10,000 bootstrap resamples rather than criterion's 100,000: the analysis then takes a
+    // fraction of a second per benchmark instead of several on two busy cores, and the
+    // confidence intervals barely widen. `--nresamples` on the command line still wins.
+    let mut criterion = Criterion::default()
+        .nresamples(10_000)
+        .configure_from_args();
     let threads = thread_counts();
+    let inputs = Inputs::new(Size::Full);
+    // Every engine at every thread count, built once: the pools' threads sleep while another
+    // form runs.
+    let engines: Vec<Engine> = EngineKind::ALL
+        .into_iter()
+        .flat_map(|kind| threads.iter().map(move |&t| (kind, t)))
+        .map(|(kind, t)| Engine::new(kind, t).expect("the engine's threads start"))
+        .collect();
 
-    let (width, height, max_iter) = MANDELBROT;
-    let (image_width, image_height, radius) = BLUR;
-    let image = GrayImage::test_pattern(image_width, image_height);
-
-    let summary = [
-        compare(
-            &mut criterion,
-            "primes",
-            PRIME_RANGE.end - PRIME_RANGE.start,
-            &threads,
-            || count_primes(black_box(PRIME_RANGE)),
-            |t| count_primes_parallel(black_box(PRIME_RANGE), t),
-        ),
-        compare(
-            &mut criterion,
-            "mandelbrot",
-            (width * height) as u64,
-            &threads,
-            || mandelbrot(black_box(width), height, max_iter),
-            |t| mandelbrot_parallel(black_box(width), height, max_iter, t),
-        ),
-        compare(
-            &mut criterion,
-            "blur",
-            (image_width * image_height) as u64,
-            &threads,
-            || box_blur(black_box(&image), radius),
-            |t| box_blur_parallel(black_box(&image), radius, t),
-        ),
-        compare(
-            &mut criterion,
-            "fib_set",
-            FIB_INPUTS.len() as u64,
-            &threads,
-            || fib_set(black_box(&FIB_INPUTS)),
-            |t| fib_set_parallel(black_box(&FIB_INPUTS), t),
-        ),
-    ];
+    let summary: Vec<String> = Workload::ALL
+        .into_iter()
+        .filter_map(|workload| compare(&mut criterion, workload, &inputs, &engines, &threads))
+        .collect();
 
     criterion.final_summary();
-    if measuring() {
-        let cores = threads.last().copied().unwrap_or(1);
+    if !summary.is_empty() {
         println!(
-            "\nSpeedup on {cores} threads (sequential time / parallel time, median of 5 runs):"
+            "\nSpeedup: sequential time / parallel time, median of {SUMMARY_RUNS} warm runs per \
+             form, forms taking turns"
         );
-        for line in summary {
-            println!("  {line}");
+        print!("{}", speedup_matrix_heading(&threads));
+        for table in summary {
+            print!("{table}");
         }
+        println!(
+            "  ({} cores here: no speedup can exceed that number)",
+            benches::stats::available_cores()
+        );
     }
 }
 
-/// Thread counts to time: 1 (the cost of threading itself), 2, and every core, without
-/// repeats on a machine with 1 or 2 cores.
-fn thread_counts() -> Vec<usize> {
-    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    let mut counts = vec![1, 2, cores];
-    counts.sort_unstable();
-    counts.dedup();
-    counts
-}
-
-/// One criterion group: `sequential` against `parallel(t)` for every `t` in `threads`, after
-/// checking that they agree. Returns a one-line speedup summary for the end of the run.
-fn compare<R: PartialEq + Debug>(
+/// One criterion group: `sequential` against every engine, after checking that they all
+/// agree. When measuring, returns the speedup table for the summary.
+fn compare(
     criterion: &mut Criterion,
-    name: &str,
-    elements: u64,
+    workload: Workload,
+    inputs: &Inputs,
+    engines: &[Engine],
     threads: &[usize],
-    sequential: impl Fn() -> R,
-    parallel: impl Fn(usize) -> R,
-) -> String {
-    let expected = sequential();
-    for &t in threads {
-        // `assert!` rather than `assert_eq!`: a mismatch should not print two 170_000-pixel
+) -> Option<String> {
+    let expected = run_sequential(workload, inputs);
+    for engine in engines {
+        // `assert!` rather than `assert_eq!`: a mismatch should not print two 170,000-pixel
         // grids.
         assert!(
-            parallel(t) == expected,
-            "{name}: the parallel form on {t} threads differs from the sequential one"
+            engine.run(workload, inputs) == expected,
+            "{workload}: {} on {} threads differs from the sequential answer",
+            engine.kind(),
+            engine.threads()
         );
     }
 
-    let mut group = criterion.benchmark_group(name);
-    // Few samples over a short window: these kernels are steady, and the point is the
-    // ratio between forms, not the last percent.
+    let mut group = criterion.benchmark_group(workload.name());
+    // Runs of tens of milliseconds, steady: criterion's minimum of 10 samples, each of as
+    // few runs as fill a short window (flat sampling), keep the 40 benchmarks to about two
+    // minutes. The point is the ratio between forms, not the last percent.
     group
         .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .throughput(Throughput::Elements(elements));
-    group.bench_function("sequential", |b| b.iter(&sequential));
-    for &t in threads {
-        group.bench_with_input(BenchmarkId::new("parallel", t), &t, |b, &t| {
-            b.iter(|| parallel(t))
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1500))
+        .throughput(Throughput::Elements(inputs.elements(workload)));
+    group.bench_function("sequential", |b| {
+        b.iter(|| run_sequential(workload, inputs))
+    });
+    for engine in engines {
+        let id = BenchmarkId::new(engine.kind().name(), engine.threads());
+        group.bench_with_input(id, engine, |b, engine| {
+            b.iter(|| engine.run(workload, inputs))
         });
     }
     group.finish();
 
-    if !measuring() {
-        return String::new();
+    let chosen = |engine: &Engine| {
+        selected(&format!(
+            "{workload}/{}/{}",
+            engine.kind(),
+            engine.threads()
+        ))
+    };
+    if !measuring() || !engines.iter().any(chosen) {
+        return None;
     }
-    // Criterion keeps its estimates to itself, so time the two ends once more for the summary.
-    let most = threads.last().copied().unwrap_or(1);
-    let ratio =
-        median_time(&sequential).as_secs_f64() / median_time(|| parallel(most)).as_secs_f64();
-    format!("{name:<12} {ratio:.2}x")
-}
+    let (sequential, times) = time_all(workload, inputs, engines, SUMMARY_RUNS);
 
-/// The median wall time of 5 runs of `f`.
-fn median_time<R>(f: impl Fn() -> R) -> Duration {
-    let mut times: Vec<Duration> = (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            black_box(f());
-            start.elapsed()
-        })
+    // One row per engine, one column per thread count, in the order the engines were built.
+    let names: Vec<&str> = EngineKind::ALL.map(EngineKind::name).to_vec();
+    let rows: Vec<Vec<f64>> = times
+        .chunks(threads.len())
+        .map(|row| row.iter().map(|&t| speedup(sequential, t)).collect())
         .collect();
-    times.sort_unstable();
-    times[times.len() / 2]
+    Some(speedup_matrix(workload.name(), &names, &rows))
 }
