@@ -550,7 +550,7 @@ fn cpu_workload<R: PartialEq>(
     }
 
     let ids = forms.map(|(form, _)| format!("cpu_bound/{name}/{form}"));
-    if !measuring() || !ids.iter().any(|id| filter_matches(id)) {
+    if !measuring() || !ids.iter().any(|id| benches::selected(id)) {
         return None;
     }
     let timed: Vec<Variant<'_>> = vec![
@@ -676,42 +676,5 @@ fn verdict(pass: bool) -> &'static str {
 fn selected(group: &str, variants: &[Variant<'_>]) -> bool {
     variants
         .iter()
-        .any(|(name, _, _)| filter_matches(&format!("{group}/{name}")))
-}
-
-/// Criterion's filter is a regular expression over `group/function`. A plain word (letters,
-/// digits, `_`, `/`) is matched here as a substring, as the regex would; anything fancier is
-/// assumed to match, leaving the choice to criterion.
-fn filter_matches(id: &str) -> bool {
-    // Options of criterion's command line that take a value, which is then no filter.
-    const VALUED: [&str; 14] = [
-        "--sample-size",
-        "--warm-up-time",
-        "--measurement-time",
-        "--nresamples",
-        "--noise-threshold",
-        "--confidence-level",
-        "--significance-level",
-        "--save-baseline",
-        "--baseline",
-        "--baseline-lenient",
-        "--load-baseline",
-        "--color",
-        "--plotting-backend",
-        "--output-format",
-    ];
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let filter = args.iter().enumerate().find(|(i, arg)| {
-        !arg.starts_with('-') && (*i == 0 || !VALUED.contains(&args[i - 1].as_str()))
-    });
-    match filter {
-        None => true,
-        Some((_, f))
-            if f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_/".contains(c)) =>
-        {
-            id.contains(f.as_str())
-        }
-        Some(_) => true,
-    }
+        .any(|(name, _, _)| benches::selected(&format!("{group}/{name}")))
 }
