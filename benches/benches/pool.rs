@@ -44,7 +44,7 @@
 //! cargo bench -p benches --bench pool -- --test      # run each once, as a check
 //! ```
 
-use benches::measuring;
+use benches::{measuring, stats};
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use rayon::prelude::*;
 use shared::pool::WorkerPool;
@@ -575,30 +575,16 @@ fn cpu_workload<R: PartialEq>(
 // The summary
 // ---------------------------------------------------------------------------------------------
 
-/// The median wall time of [`SUMMARY_RUNS`] runs of each variant, the variants taking turns
-/// (one run of each, then again) so that a slow patch of the machine hits them all alike.
-///
-/// Each timed run follows an untimed run of the same variant, so every variant is timed warm,
-/// as criterion times it. Without that, rayon is timed cold after the sequential form: its
-/// workers have gone to sleep while the caller computed alone, and its first run after that
-/// was up to 30% slower in trials on two cores.
+/// The median wall time of [`SUMMARY_RUNS`] warm runs of each variant, the variants taking
+/// turns (`benches::stats::median_times`). Timed warm because rayon, timed cold after the
+/// sequential form, was up to 30% slower in its first run in trials on two cores: its workers
+/// had gone to sleep while the caller computed alone.
 fn median_times(variants: &[Variant<'_>]) -> Timings {
-    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(SUMMARY_RUNS); variants.len()];
-    for _ in 0..SUMMARY_RUNS {
-        for ((_, _, run), times) in variants.iter().zip(&mut times) {
-            black_box(run());
-            let start = Instant::now();
-            black_box(run());
-            times.push(start.elapsed());
-        }
-    }
+    let runs: Vec<&dyn Fn() -> u64> = variants.iter().map(|(_, _, run)| &**run).collect();
     variants
         .iter()
-        .zip(times)
-        .map(|((name, _, _), mut times)| {
-            times.sort_unstable();
-            (*name, times[times.len() / 2])
-        })
+        .map(|(name, _, _)| *name)
+        .zip(stats::median_times(&runs, SUMMARY_RUNS))
         .collect()
 }
 
