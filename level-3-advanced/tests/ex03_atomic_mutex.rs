@@ -101,12 +101,36 @@ fn eight_threads_on_two_cores_all_get_through() {
         "one acquisition per lock"
     );
     assert_consistent(stats);
-    // Each holder yields its core now and then while holding the lock, so other threads do
-    // find it held: thousands of times in practice, and never zero.
-    assert!(
-        stats.contended > 0,
-        "no acquisition was counted as contended: count those that find the lock held"
+}
+
+#[test]
+fn a_lock_that_finds_the_lock_held_is_counted_as_contended() {
+    let mutex = Arc::new(AtomicMutex::new(0_u64));
+    let guard = mutex.lock();
+    let waiter = {
+        let mutex = Arc::clone(&mutex);
+        thread::spawn(move || *mutex.lock() += 1)
+    };
+    // The waiter finds the lock held, so it counts itself as contended before it waits: wait
+    // for that count (with a deadline) while still holding the lock.
+    let deadline = Instant::now() + TIMEOUT;
+    while mutex.stats().contended == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a lock() that found the lock held was not counted as contended within {TIMEOUT:?}: \
+             count it when the first compare-exchange fails, before waiting"
+        );
+        thread::yield_now();
+    }
+    drop(guard);
+    join_within(waiter, TIMEOUT, "the thread waiting in lock").expect("the waiter panicked");
+    let stats = mutex.stats();
+    assert_eq!(
+        (stats.acquisitions, stats.contended),
+        (2, 1),
+        "two guards handed out, one of them to a thread that had to wait"
     );
+    assert_eq!(*mutex.lock(), 1);
 }
 
 #[test]

@@ -28,7 +28,9 @@
 //!   [`AtomicMutex`]).
 //! - [`AtomicMutex::stats`] adds up: every guard handed out is one acquisition, the contended
 //!   ones are never more than all of them, each failed `try_lock` and each timed-out
-//!   `lock_timeout` is counted once, and a new mutex does not reset another's counts.
+//!   `lock_timeout` is counted once, and a new mutex does not reset another's counts. A
+//!   `lock` that finds the lock held counts as contended at once, before it waits: a test
+//!   holds the lock until it sees that count, then lets the waiter in.
 //!
 //! **Hints**, one at a time:
 //! 1. Lock: try 0 → 1; if that fails, loop: swap in 2, and if the old value was 0 you own the
