@@ -22,23 +22,12 @@
 
 use anyhow::{Context, anyhow};
 use crossbeam_channel::RecvTimeoutError;
+use shared::timing::{ratio, timed};
 use shared::workload::{count_primes, count_primes_parallel};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
-
-/// Runs `f` and returns its result with how long it took.
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let start = Instant::now();
-    let value = f();
-    (value, start.elapsed())
-}
-
-/// `a / b` as a ratio, safe when the faster side measured as 0 ns.
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_nanos() as f64 / b.as_nanos().max(1) as f64
-}
+use std::time::Duration;
 
 /// The average time of one of `count` repetitions, in nanoseconds.
 fn per_item(total: Duration, count: u64) -> f64 {

@@ -28,11 +28,12 @@
 use anyhow::{Context, anyhow};
 use shared::WorkerPool;
 use shared::pool::{PoolMetrics, TaskHandle};
+use shared::timing::{ratio, timed};
 use shared::workload::{count_primes, count_primes_parallel};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The whole job of parts 2 and 3: count the primes below this.
 const LIMIT: u64 = 2_000_000;
@@ -52,18 +53,6 @@ const CHUNKS: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 2_000_0
 const SERIAL_END: u64 = 800_000;
 /// Part 3: each measurement is the best of this many runs, to damp noise from other programs.
 const REPEATS: usize = 3;
-
-/// Runs `f` and returns its result with how long it took.
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let start = Instant::now();
-    let value = f();
-    (value, start.elapsed())
-}
-
-/// `a / b`, safe when `b` measured as 0 ns.
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

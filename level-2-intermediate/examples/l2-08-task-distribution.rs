@@ -31,6 +31,7 @@
 use anyhow::{Context, anyhow};
 use cpu_time::ThreadTime;
 use rayon::prelude::*;
+use shared::timing::ratio;
 use shared::workload::{checked_fib, fib, fib_set};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
@@ -235,10 +236,6 @@ fn work_stealing(inputs: &[u32]) -> anyhow::Result<Run> {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
 /// Each thread's share of the calls, in percent.

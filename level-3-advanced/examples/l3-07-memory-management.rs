@@ -37,6 +37,7 @@ use anyhow::{Context, anyhow, ensure};
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::CachePadded;
 use shared::alloc::{self, AllocStats, CountingAllocator};
+use shared::timing::{ratio, timed};
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,18 +67,6 @@ const INCREMENTS: u64 = 5_000_000;
 /// that a slow spell of the machine (other programs, a virtual machine's neighbours) hits all
 /// the variants alike instead of one of them.
 const ROUNDS: usize = 5;
-
-/// Runs `f` and returns its result with how long it took.
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let start = Instant::now();
-    let value = f();
-    (value, start.elapsed())
-}
-
-/// `a / b`, safe when `b` measured as 0 ns.
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
-}
 
 /// The name of the thread that speaks, for the `[name]` prefix of every line.
 fn me() -> String {

@@ -30,6 +30,7 @@
 use anyhow::{Context, anyhow};
 use crossbeam_channel::{Receiver, Sender};
 use shared::testing::{TIMEOUT, join_within, panic_message};
+use shared::timing::ratio;
 use shared::workload::{count_primes, is_prime};
 use std::collections::BTreeMap;
 use std::iter::Fuse;
@@ -37,7 +38,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Part 1: how many items, how many worker threads, and the window.
 const ITEMS: u64 = 2000;
@@ -52,11 +53,6 @@ const CAPACITY: usize = 4;
 /// The name of the thread that speaks, for the `[name]` prefix of every line.
 fn me() -> String {
     thread::current().name().unwrap_or("<unnamed>").to_owned()
-}
-
-/// `a / b`, safe when `b` measured as 0 ns.
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
 // ---------------------------------------------------------------------------------------------

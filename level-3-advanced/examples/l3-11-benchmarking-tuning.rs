@@ -29,6 +29,7 @@
 //! near 2x. On a machine busy with other work every speedup shrinks, and the table shows it.
 
 use anyhow::{Context, ensure};
+use shared::timing::ratio;
 use shared::workload::{count_primes, count_primes_parallel};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -62,11 +63,6 @@ struct Measured {
     run: Run,
     answers: Vec<u64>,
     best: Duration,
-}
-
-/// `a / b`, safe when `b` measured as 0 ns.
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
 /// Karp-Flatt: the experimentally determined serial fraction for speedup `s` on `p` threads.

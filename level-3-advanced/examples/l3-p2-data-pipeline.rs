@@ -46,6 +46,7 @@
 //! exit code 1.
 
 use anyhow::{Context, bail, ensure};
+use level_3_advanced::projects::grouped;
 use level_3_advanced::projects::pipeline::{
     Config, DEFAULT_BATCH, DEFAULT_CAPACITY, DEFAULT_RECORDS, Defect, Reject, RunReport, SENSORS,
     Source, generated_line, run_parallel, run_sequential,
@@ -158,19 +159,6 @@ fn check_generated(report: &RunReport, records: u64) {
     }
     assert_eq!(summary.rejected.total(), planted_total);
     assert_eq!(summary.accepted, records - planted_total);
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Runs the pipeline in parallel and returns the report with the run's peak heap growth:

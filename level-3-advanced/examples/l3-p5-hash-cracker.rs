@@ -42,6 +42,7 @@ use anyhow::{Context, bail, ensure};
 use level_3_advanced::projects::cracker::{
     DEFAULT_MAX_LEN, Keyspace, Options, Outcome, Target, crack,
 };
+use level_3_advanced::projects::grouped;
 use std::process::ExitCode;
 
 /// The password hashed and searched for when none is given: about half-way through the
@@ -131,19 +132,6 @@ fn describe(label: &str, outcome: &Outcome) -> String {
         outcome.elapsed.as_secs_f64() * 1e3,
         outcome.hashes_per_second() / 1e6
     )
-}
-
-/// `12356630` as `12,356,630`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Searches once, printing which run it is.
