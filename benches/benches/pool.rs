@@ -44,11 +44,11 @@
 //! cargo bench -p benches --bench pool -- --test      # run each once, as a check
 //! ```
 
+use benches::workloads::{render_band, split};
 use benches::{measuring, stats};
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use rayon::prelude::*;
 use shared::pool::WorkerPool;
-use shared::workload::mandelbrot::render_row;
 use shared::workload::{count_primes, count_primes_parallel, mandelbrot, mandelbrot_parallel};
 use std::hint::black_box;
 use std::num::NonZeroUsize;
@@ -425,24 +425,6 @@ fn tiny_tasks(
 // ---------------------------------------------------------------------------------------------
 // cpu_bound
 // ---------------------------------------------------------------------------------------------
-
-/// `count` cuts of `range`, contiguous and of (nearly) equal length.
-fn split(range: Range<u64>, count: usize) -> Vec<Range<u64>> {
-    let len = range.end - range.start;
-    let step = len.div_ceil(count as u64).max(1);
-    (range.start..range.end)
-        .step_by(step as usize)
-        .map(|low| low..(low + step).min(range.end))
-        .collect()
-}
-
-/// Renders rows `first_row..` of the Mandelbrot grid into `band` (whole rows) with the
-/// workload's own `render_row`. The check before timing compares the grids bit for bit.
-fn render_band(band: &mut [u32], first_row: usize, width: usize, height: usize, max_iter: u32) {
-    for (dy, row) in band.chunks_mut(width).enumerate() {
-        render_row(row, first_row + dy, height, max_iter);
-    }
-}
 
 /// Median times of one CPU-bound workload, for the summary.
 struct CpuTimings {

@@ -14,10 +14,7 @@
 //! - `primes` and `mandelbrot`: [`CHUNKS`] contiguous pieces (ranges of numbers, bands of
 //!   rows), many more than threads, so that a dear piece at the end leaves little idle time.
 //! - `blur`: one band of rows per thread, as the scoped form does (every pixel costs the
-//!   same). `shared` keeps its row kernel private, so each band is blurred by the public
-//!   `box_blur` on a copy of its rows plus `radius` rows above and below: the result is exact
-//!   (see [`blur_band`]), and the engine does `2 × radius` extra rows per inner band, about 1%
-//!   of the work on 2 threads and 3% on 4.
+//!   same), each row blurred by the kernel's own `blur_row`.
 //!
 //! A pool and a rayon pool are built once per thread count by [`Engine::new`], outside every
 //! timed loop.
@@ -25,6 +22,7 @@
 use anyhow::Context as _;
 use rayon::prelude::*;
 use shared::pool::WorkerPool;
+use shared::workload::blur::blur_row;
 use shared::workload::mandelbrot::render_row;
 use shared::workload::{
     GrayImage, box_blur, box_blur_parallel, count_primes, count_primes_parallel, fib, fib_set,
@@ -496,36 +494,21 @@ fn rows_per_band(height: usize, bands: usize) -> Option<usize> {
 
 /// Renders rows `first_row..` of the Mandelbrot grid into `band` (whole rows), with the
 /// kernel's own `render_row`.
-fn render_band(band: &mut [u32], first_row: usize, width: usize, height: usize, max_iter: u32) {
+pub fn render_band(band: &mut [u32], first_row: usize, width: usize, height: usize, max_iter: u32) {
     for (dy, row) in band.chunks_mut(width).enumerate() {
         render_row(row, first_row + dy, height, max_iter);
     }
 }
 
-/// Blurs the rows `first_row..first_row + band.len() / width` of `image` into `band`.
-///
-/// It blurs, with `shared`'s `box_blur`, a copy of those rows plus up to `radius` rows above
-/// and below, and keeps the band's rows. That is exact: every window of a band row reaches at
-/// most `radius` rows away, so inside the copy it never meets the copy's edge, except where
-/// the copy's edge is the image's own edge, and there both clamp alike.
+/// Blurs the rows `first_row..first_row + band.len() / width` of `image` into `band`, with
+/// the kernel's own `blur_row`.
 pub fn blur_band(image: &GrayImage, radius: u16, first_row: usize, band: &mut [u8]) {
-    let width = image.width();
-    if width == 0 || band.is_empty() {
+    if image.width() == 0 {
         return;
     }
-    let rows = band.len() / width;
-    let r = usize::from(radius);
-    let low = first_row.saturating_sub(r);
-    let high = (first_row + rows + r).min(image.height());
-    let piece = GrayImage::new(
-        width,
-        high - low,
-        image.pixels()[low * width..high * width].to_vec(),
-    )
-    .expect("whole rows of a valid image make a valid image");
-    let blurred = box_blur(&piece, radius);
-    let skip = (first_row - low) * width;
-    band.copy_from_slice(&blurred.pixels()[skip..skip + band.len()]);
+    for (dy, row) in band.chunks_mut(image.width()).enumerate() {
+        blur_row(image, first_row + dy, radius, row);
+    }
 }
 
 fn blurred(image: &GrayImage, pixels: Vec<u8>) -> GrayImage {

@@ -281,9 +281,30 @@ pub fn box_blur_parallel(image: &GrayImage, radius: u16, threads: usize) -> Gray
     }
 }
 
-/// Blurs row `y` of `image` into `output`. Both forms call this, so they agree exactly.
-fn blur_row(image: &GrayImage, y: usize, radius: u16, output: &mut [u8]) {
+/// Blurs row `y` of `image` into `output`, one byte per pixel of the row. Both forms call
+/// this, so they agree exactly; so may any other way of splitting the rows (a pool, rayon),
+/// and get byte-identical results.
+///
+/// ```
+/// use shared::workload::blur::blur_row;
+/// use shared::workload::{GrayImage, box_blur};
+///
+/// let image = GrayImage::test_pattern(24, 16);
+/// let mut pixels = vec![0; 24 * 16];
+/// for (y, row) in pixels.chunks_mut(24).enumerate() {
+///     blur_row(&image, y, 2, row);
+/// }
+/// assert_eq!(pixels, box_blur(&image, 2).pixels());
+/// ```
+///
+/// # Panics
+///
+/// If `y` is not a row of `image`, or `output` is not exactly one row long.
+#[track_caller]
+pub fn blur_row(image: &GrayImage, y: usize, radius: u16, output: &mut [u8]) {
     let (width, height) = (image.width, image.height);
+    assert!(y < height, "row {y} of an image {height} rows high");
+    assert_eq!(output.len(), width, "a row of the output is {width} pixels");
     let r = usize::from(radius);
     let side = 2 * u64::from(radius) + 1;
     let window = side * side;
