@@ -27,6 +27,7 @@
 use anyhow::{Context, anyhow, bail, ensure};
 use shared::pool::{TaskError, TaskHandle, WorkerPool};
 use shared::testing::panic_message;
+use shared::timing::ratio;
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::panic;
@@ -259,7 +260,7 @@ fn main() -> anyhow::Result<()> {
         .get();
     println!("\n[main] --- {SMALL_TASKS} small tasks: a thread each, then a pool of {threads} ---");
     let (spawned, pooled) = spawn_against_pool(threads)?;
-    let ratio = spawned.as_secs_f64() / pooled.as_secs_f64().max(1e-9);
+    let ratio = ratio(spawned, pooled);
     let per_task = |d: Duration| d.as_nanos() as f64 / SMALL_TASKS as f64 / 1_000.0;
     println!(
         "[main] a thread per task:       {:>8.1} ms ({:>6.2} µs per task)",

@@ -27,6 +27,7 @@
 
 use anyhow::{Context, anyhow, ensure};
 use crossbeam_channel::{Receiver, Sender};
+use shared::timing::ratio;
 use std::mem::size_of;
 use std::sync::Arc;
 use std::thread;
@@ -174,7 +175,6 @@ fn main() -> anyhow::Result<()> {
     worker.join().map_err(|_| anyhow!("the summer panicked"))?;
 
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
-    let ratio = |slow: Duration, fast: Duration| slow.as_secs_f64() / fast.as_secs_f64().max(1e-9);
     println!(
         "[main] making the message for 100 MiB (every message is {} bytes, whatever it holds):",
         size_of::<Parcel>()

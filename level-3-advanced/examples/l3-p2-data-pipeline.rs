@@ -52,6 +52,7 @@ use level_3_advanced::projects::pipeline::{
     Source, generated_line, run_parallel, run_sequential,
 };
 use shared::alloc::{CountingAllocator, process_stats, reset_peak};
+use shared::timing::ratio;
 use std::path::PathBuf;
 
 /// Counts every allocation, so that the pipeline's peak heap can be measured.
@@ -253,7 +254,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
 
-    let speedup = sequential.elapsed.as_secs_f64() / parallel.elapsed.as_secs_f64().max(1e-9);
+    let speedup = ratio(sequential.elapsed, parallel.elapsed);
     println!();
     println!(
         "{:<34} {:>8.0} ms",

@@ -48,6 +48,7 @@ use level_3_advanced::projects::jobs::{
     Backoff, Config, CrashPoint, JobEvent, JobId, JobKind, JobSpec, JobStatus, JobSystem, LOG_FILE,
     Record, read_log,
 };
+use shared::timing::ratio;
 use shared::workload::{checked_fib, count_primes};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -630,7 +631,7 @@ fn main() -> anyhow::Result<()> {
         parallel, sequential,
         "the same outputs with 1 and N workers"
     );
-    let speedup = sequential_time.as_secs_f64() / parallel_time.as_secs_f64().max(1e-9);
+    let speedup = ratio(sequential_time, parallel_time);
     println!(
         "[main] sequential (1 worker):   {:>6} ms",
         ms(sequential_time)

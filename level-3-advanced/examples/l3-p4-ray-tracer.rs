@@ -25,6 +25,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use level_3_advanced::projects::image::read_png;
 use level_3_advanced::projects::raytracer::{Render, RenderSettings, Scene, render, save};
+use shared::timing::ratio;
 use std::path::PathBuf;
 use std::thread;
 
@@ -164,7 +165,7 @@ fn main() -> anyhow::Result<()> {
             spread.join(", ")
         );
     }
-    let speedup = one.elapsed.as_secs_f64() / many.elapsed.as_secs_f64();
+    let speedup = ratio(one.elapsed, many.elapsed);
     println!(
         "[main] sequential (1 thread)     {:>8.1} ms",
         one.elapsed.as_secs_f64() * 1e3

@@ -43,6 +43,7 @@ use level_3_advanced::projects::cracker::{
     DEFAULT_MAX_LEN, Keyspace, Options, Outcome, Target, crack,
 };
 use level_3_advanced::projects::grouped;
+use shared::timing::ratio;
 use std::process::ExitCode;
 
 /// The password hashed and searched for when none is given: about half-way through the
@@ -207,7 +208,7 @@ fn crack_and_report(args: &Args) -> anyhow::Result<bool> {
     println!("{}", describe("sequential (1 thread)", &one));
     let label = format!("parallel ({} threads)", args.threads);
     println!("{}", describe(&label, &many));
-    let speedup = one.elapsed.as_secs_f64() / many.elapsed.as_secs_f64().max(1e-9);
+    let speedup = ratio(one.elapsed, many.elapsed);
     // A search over in the first million candidates lasts a few milliseconds, about as long as
     // starting the threads: the ratio of two such times is noise.
     let work = many.found.as_ref().map_or(keyspace.size(), |f| f.index);
