@@ -3,11 +3,20 @@
 //! `cargo test` runs them against the reference solution; `cargo exercise check l1-ex01` runs
 //! them against your file, `level-1-basics/src/exercises/ex01_hello_worker.rs`.
 
-use level_1_basics::under_test::ex01_hello_worker::{
-    DEFAULT_NAME, WORKER_NAME, greet_in_worker, greeting_for,
-};
+// The code under test: your file when `cargo exercise check l1-ex01` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex01_hello_worker.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_1_basics::solutions::ex01_hello_worker as under_test;
+
 use shared::testing::{TIMEOUT, run_within};
 use std::thread;
+use under_test::{DEFAULT_NAME, WORKER_NAME, greet_in_worker, greeting_for};
 
 #[test]
 fn greeting_uses_the_name_given() {

@@ -4,12 +4,21 @@
 //! them against your file, `level-1-basics/src/exercises/ex03_ping_pong.rs`.
 
 use crossbeam_channel::{Receiver, Sender};
-use level_1_basics::under_test::ex03_ping_pong::{
-    FromWorker, ROUNDS, ToWorker, Transcript, run_exchange, spawn_pong_worker,
-};
+// The code under test: your file when `cargo exercise check l1-ex03` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex03_ping_pong.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_1_basics::solutions::ex03_ping_pong as under_test;
+
 use shared::testing::{TIMEOUT, assert_quiet, join_within, recv_or_fail, run_within};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
+use under_test::{FromWorker, ROUNDS, ToWorker, Transcript, run_exchange, spawn_pong_worker};
 
 /// Starts a pong worker with a deadline, so a `spawn_pong_worker` that blocks (by running the
 /// worker's loop on the caller's thread, say) fails the test instead of hanging.

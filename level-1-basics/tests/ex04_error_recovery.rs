@@ -3,13 +3,24 @@
 //! `cargo test` runs them against the reference solution; `cargo exercise check l1-ex04` runs
 //! them against your file, `level-1-basics/src/exercises/ex04_error_recovery.rs`.
 
-use level_1_basics::under_test::ex04_error_recovery::{
-    Output, Reply, Stats, Tally, Task, TaskError, TaskId, TaskWorker, WORKER_NAME, divide,
-    parse_pairs, process, reference_tasks, run_task,
-};
+// The code under test: your file when `cargo exercise check l1-ex04` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex04_error_recovery.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_1_basics::solutions::ex04_error_recovery as under_test;
+
 use shared::testing::{TIMEOUT, recv_or_fail, run_within};
 use std::collections::BTreeMap;
 use std::thread;
+use under_test::{
+    Output, Reply, Stats, Tally, Task, TaskError, TaskId, TaskWorker, WORKER_NAME, divide,
+    parse_pairs, process, reference_tasks, run_task,
+};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs

@@ -8,9 +8,17 @@
 //! than hoped for. Every wait has a deadline, so a broken pool fails a test instead of hanging.
 
 use crossbeam_channel::{Receiver, Sender};
-use level_2_intermediate::under_test::ex01_worker_pool::{
-    BuildError, Closed, TaskError, TaskHandle, WorkerPool,
-};
+// The code under test: your file when `cargo exercise check l2-ex01` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex01_worker_pool.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_2_intermediate::solutions::ex01_worker_pool as under_test;
+
 use shared::testing::{ConcurrencyProbe, TIMEOUT, recv_or_fail, run_within};
 use shared::workload::{checked_fib, fib};
 use std::cell::RefCell;
@@ -18,6 +26,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::thread::{self, ThreadId};
 use std::time::Instant;
+use under_test::{BuildError, Closed, TaskError, TaskHandle, WorkerPool};
 
 /// The Node exercise's 20 tasks, with `fib(20..=39)` in place of its `fib(30..=49)`, which
 /// overflows an `i32` and runs for minutes.

@@ -6,12 +6,23 @@
 //! Most tests use images of a few hundred kilobytes, so that debug builds stay quick; one
 //! sends the course's full 50 MB. No test looks at a time.
 
-use level_2_intermediate::under_test::ex02_transferables::{
+// The code under test: your file when `cargo exercise check l2-ex02` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex02_transferables.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_2_intermediate::solutions::ex02_transferables as under_test;
+
+use shared::testing::{TIMEOUT, run_within};
+use std::thread::{self, ThreadId};
+use under_test::{
     FLIP, IMAGE_SIZE, Processed, STRIDE, compare, invert_every_100th, make_image, process_by_clone,
     process_by_move,
 };
-use shared::testing::{TIMEOUT, run_within};
-use std::thread::{self, ThreadId};
 
 /// Not a multiple of 100, so the last stretch after an inverted byte is a short one.
 const SIZE: usize = 250_037;

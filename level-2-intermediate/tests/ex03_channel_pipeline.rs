@@ -4,12 +4,23 @@
 //! them against your file, `level-2-intermediate/src/exercises/ex03_channel_pipeline.rs`.
 
 use crossbeam_channel::RecvTimeoutError;
-use level_2_intermediate::under_test::ex03_channel_pipeline::{
-    Doubled, Item, Pipeline, Run, STAGES, course_items, run_pipeline, spawn_pipeline, summarize,
-};
+// The code under test: your file when `cargo exercise check l2-ex03` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex03_channel_pipeline.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_2_intermediate::solutions::ex03_channel_pipeline as under_test;
+
 use shared::testing::{TIMEOUT, join_within, recv_or_fail, run_within};
 use std::collections::HashSet;
 use std::thread::{self, ThreadId};
+use under_test::{
+    Doubled, Item, Pipeline, Run, STAGES, course_items, run_pipeline, spawn_pipeline, summarize,
+};
 
 /// Runs `items` through `run_pipeline` with a deadline; also returns the caller's thread id.
 fn run(items: Vec<Item>) -> (ThreadId, Run) {

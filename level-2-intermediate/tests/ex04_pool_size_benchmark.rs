@@ -7,10 +7,17 @@
 //! fast. No test looks at how long anything took, or at which pool size won: only at values,
 //! counts, concurrency, and at how the clock readings relate to each other.
 
-use level_2_intermediate::under_test::ex04_pool_size_benchmark::{
-    BenchError, LatencyStats, SizeRecord, TaskSample, bar_chart, benchmark, benchmark_with,
-    fastest, format_table, record_for, scaling, submit_batch, summarise,
-};
+// The code under test: your file when `cargo exercise check l2-ex04` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex04_pool_size_benchmark.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_2_intermediate::solutions::ex04_pool_size_benchmark as under_test;
+
 use shared::WorkerPool;
 use shared::testing::{ConcurrencyProbe, TIMEOUT, recv_within, run_within};
 use shared::workload::{checked_fib, fib};
@@ -18,6 +25,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+use under_test::{
+    BenchError, LatencyStats, SizeRecord, TaskSample, bar_chart, benchmark, benchmark_with,
+    fastest, format_table, record_for, scaling, submit_batch, summarise,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

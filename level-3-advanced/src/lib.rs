@@ -1,29 +1,21 @@
 //! Level 3 of *Worker Threads in Rust*: shared memory, synchronisation and production.
 //!
 //! - `examples/`: the lessons, one topic each (`cargo run --example l3-01-shared-memory-atomics`).
-//! - [`exercises`]: your files. Each starts as a stub that compiles and fails its tests.
+//! - `src/exercises/`: your files. Each starts as a stub that compiles and fails its tests.
+//!   They are not part of this library: each is compiled into its own exercise's tests only,
+//!   so an unfinished one breaks nothing else.
 //! - [`solutions`]: the reference answers, with the same skeleton as the stubs.
-//! - `tests/`: one test file per exercise. The tests call [`under_test`], which is the
-//!   solutions in a plain `cargo test` and your exercises under `cargo exercise check ID`.
+//! - `tests/`: one test file per exercise. Each tests the solution in a plain `cargo test`,
+//!   and your file under `cargo exercise check ID` (which turns on the `learner` feature).
+//! - `hints/`: each exercise's hints, which `cargo exercise hint ID` shows one at a time.
 //! - [`projects`]: the core of the five practice projects (`examples/l3-p*`), tested here.
 //! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-03, with its
 //!   tests (run under Miri too).
 //! - `guides/`: Markdown chapters whose code blocks `cargo test` compiles and runs.
 
-pub mod exercises;
 pub mod projects;
 pub mod solutions;
 pub mod spsc;
-
-/// The code the exercise tests check: the reference [`solutions`] by default, your
-/// [`exercises`] when the `learner` feature is on (which `cargo exercise check ID` does).
-#[cfg(not(feature = "learner"))]
-pub use solutions as under_test;
-
-/// The code the exercise tests check: the reference [`solutions`] by default, your
-/// [`exercises`] when the `learner` feature is on (which `cargo exercise check ID` does).
-#[cfg(feature = "learner")]
-pub use exercises as under_test;
 
 /// The guides, compiled into doctests so that every Rust block in them is built and run by
 /// `cargo test`.

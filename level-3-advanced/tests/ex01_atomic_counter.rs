@@ -7,14 +7,25 @@
 //! ex01_atomic_counter`), which checks the atomics for data races but runs about a thousand
 //! times slower, each thread makes fewer increments.
 
-use level_3_advanced::under_test::ex01_atomic_counter::{
-    CountError, CountReport, MAX_INCREMENTS, MAX_THREADS, count_in_parallel, increment,
-};
+// The code under test: your file when `cargo exercise check l3-ex01` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex01_atomic_counter.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_3_advanced::solutions::ex01_atomic_counter as under_test;
+
 use shared::testing::{TIMEOUT, run_within};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, ThreadId};
+use under_test::{
+    CountError, CountReport, MAX_INCREMENTS, MAX_THREADS, count_in_parallel, increment,
+};
 
 /// The Node exercise's workers.
 const THREADS: usize = 4;

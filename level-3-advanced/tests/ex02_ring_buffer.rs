@@ -9,11 +9,22 @@
 //! is closed; they pass just the same if it is not asleep yet, and the pause only makes them
 //! test the wake-up rather than the check before the wait.
 
-use level_3_advanced::under_test::ex02_ring_buffer::{Closed, PushError, RingBuffer, ZeroCapacity};
+// The code under test: your file when `cargo exercise check l3-ex02` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex02_ring_buffer.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_3_advanced::solutions::ex02_ring_buffer as under_test;
+
 use shared::testing::{TIMEOUT, join_within, recv_or_fail, run_within};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+use under_test::{Closed, PushError, RingBuffer, ZeroCapacity};
 
 /// A ring, failing the test if `new` refuses a valid capacity.
 fn ring<T>(capacity: usize) -> RingBuffer<T> {

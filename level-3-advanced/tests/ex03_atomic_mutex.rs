@@ -13,12 +13,23 @@
 //! detector then also catches a mutex that lets two threads touch the data at once, and an
 //! unlock whose ordering is too weak to hand the data to the next holder.
 
-use level_3_advanced::under_test::ex03_atomic_mutex::{AtomicMutex, LockStats};
+// The code under test: your file when `cargo exercise check l3-ex03` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex03_atomic_mutex.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_3_advanced::solutions::ex03_atomic_mutex as under_test;
+
 use shared::testing::{TIMEOUT, join_within, recv_or_fail, run_within};
 use std::panic;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+use under_test::{AtomicMutex, LockStats};
 
 /// Increments per thread in the counting tests; fewer under Miri, which is far slower.
 const PER_THREAD: u64 = if cfg!(miri) { 2_000 } else { 10_000 };

@@ -8,17 +8,28 @@
 //! holds exact values. The one test on the real clock only checks that shutdown returns (a
 //! hang fails it after [`TIMEOUT`]), never how fast.
 
-use level_3_advanced::under_test::ex05_production_pool::{
-    BreakerConfig, BreakerState, CallOutcome, CircuitBreaker, ConfigError, DURATION_BUCKETS,
-    FAILING_TASKS, Gauges, Histogram, ManualClock, Metrics, PoolConfig, ProductionPool, Rejected,
-    SubmitError, SystemClock, TaskError, TaskId, render,
-};
+// The code under test: your file when `cargo exercise check l3-ex05` turns the `learner`
+// feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
+// plain `cargo test`. Your file is compiled into this test alone: a mistake in it breaks no
+// other exercise, lesson or test.
+#[cfg(any(feature = "learner", rust_analyzer))]
+#[path = "../src/exercises/ex05_production_pool.rs"]
+#[allow(dead_code)] // the items the tests do not call are part of the exercise all the same
+mod under_test;
+#[cfg(not(any(feature = "learner", rust_analyzer)))]
+use level_3_advanced::solutions::ex05_production_pool as under_test;
+
 use shared::CancellationToken;
 use shared::testing::{TIMEOUT, join_within, recv_within, run_within};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+use under_test::{
+    BreakerConfig, BreakerState, CallOutcome, CircuitBreaker, ConfigError, DURATION_BUCKETS,
+    FAILING_TASKS, Gauges, Histogram, ManualClock, Metrics, PoolConfig, ProductionPool, Rejected,
+    SubmitError, SystemClock, TaskError, TaskId, render,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -16,14 +16,8 @@
 //!   caller's thread, and reports which thread that was in [`Greeting`].
 //! - The worker ends by itself: `greet_in_worker` joins it before returning.
 //!
-//! **Hints**, one at a time:
-//! 1. A thread's closure can take ownership of its inputs with `move`; a channel carries the
-//!    reply back. `thread::current()` tells a thread who it is.
-//! 2. `thread::Builder::new().name(..).spawn(move || ..)` returns `io::Result<JoinHandle>`;
-//!    `std::sync::mpsc::channel()` gives `(Sender, Receiver)`; `rx.recv_timeout(..)`;
-//!    `handle.join()`.
-//! 3. <https://doc.rust-lang.org/std/thread/struct.Builder.html> and
-//!    <https://doc.rust-lang.org/std/sync/mpsc/fn.channel.html>.
+//! **Hints:** `cargo exercise hint l1-ex01` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use anyhow::{Context, anyhow};
 use std::sync::mpsc;

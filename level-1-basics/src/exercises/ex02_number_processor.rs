@@ -20,15 +20,8 @@
 //! - [`process_in_worker`] computes the stats on a worker thread, never on the caller's, and
 //!   reports which thread that was in [`Reply`]. It joins the worker before returning.
 //!
-//! **Hints**, one at a time:
-//! 1. The median needs sorted numbers: sort a copy, not the caller's slice. Two channels, one
-//!    each way: the numbers go to the worker, the reply comes back.
-//! 2. `numbers.iter().min()` returns `Option`, which is `None` exactly when the list is empty
-//!    (`let ... else` handles it); `slice.to_vec()` and `sort_unstable()`; `x as f64`;
-//!    `f64::sqrt`; `crossbeam_channel::bounded(1)`, `tx.send(..)`, `rx.recv_timeout(..)`.
-//! 3. <https://doc.rust-lang.org/std/primitive.slice.html#method.sort_unstable>,
-//!    <https://doc.rust-lang.org/rust-by-example/flow_control/let_else.html> and
-//!    <https://docs.rs/crossbeam-channel/latest/crossbeam_channel/>.
+//! **Hints:** `cargo exercise hint l1-ex02` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use anyhow::{Context, anyhow};
 use std::thread::{self, JoinHandle, ThreadId};

@@ -25,18 +25,8 @@
 //! - After failures and a panic, the *same* thread answers the next task; `shutdown` returns
 //!   the worker's [`Tally`] of successes and failures.
 //!
-//! **Hints**, one at a time:
-//! 1. The worker is a loop over its inbox: `for (id, task) in tasks { .. }` ends when every
-//!    sender is dropped, which is how `shutdown` asks it to stop. Each task's `Result` is data,
-//!    so a failure is just another reply. A panic unwinds only its own thread; catching it per
-//!    task keeps the loop alive.
-//! 2. `thiserror`'s `#[derive(Error)]` with `#[error("..")]` on each variant;
-//!    `std::panic::catch_unwind(AssertUnwindSafe(|| ..))` returns `Err(payload)` on a panic,
-//!    and `shared::testing::panic_message(payload.as_ref())` reads its message;
-//!    `crossbeam_channel::unbounded()`; `str::split_once('=')`.
-//! 3. <https://doc.rust-lang.org/std/panic/fn.catch_unwind.html>,
-//!    <https://docs.rs/thiserror> and
-//!    <https://docs.rs/crossbeam-channel/latest/crossbeam_channel/fn.unbounded.html>.
+//! **Hints:** `cargo exercise hint l1-ex04` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use anyhow::anyhow;
 use crossbeam_channel::{Receiver, Sender};

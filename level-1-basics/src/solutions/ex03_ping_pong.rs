@@ -19,15 +19,8 @@
 //!   [`Transcript`]: pongs 1 to 5 in order, 5 round trips, the shutdown acknowledged, and the
 //!   id of the worker thread, which is not the caller's. It joins the worker before returning.
 //!
-//! **Hints**, one at a time:
-//! 1. The worker is a loop over its inbox with a `match` on each message; `return` from the
-//!    closure ends the thread (and drops its sender, which closes the reply channel). The main
-//!    thread waits for each pong, with a timeout, before it sends the next ping.
-//! 2. `crossbeam_channel::unbounded()`; `for msg in &rx`, or `rx.recv()` in a `loop`;
-//!    `tx.send(..)`; `rx.recv_timeout(..)`; `thread::current().id()`; `handle.join()`;
-//!    `anyhow::bail!` for a reply that is not the one expected.
-//! 3. <https://docs.rs/crossbeam-channel/latest/crossbeam_channel/struct.Receiver.html> and
-//!    <https://doc.rust-lang.org/std/thread/struct.JoinHandle.html>.
+//! **Hints:** `cargo exercise hint l1-ex03` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use anyhow::{Context, anyhow, bail};
 use crossbeam_channel::{Receiver, Sender};

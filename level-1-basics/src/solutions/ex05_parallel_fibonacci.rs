@@ -20,18 +20,8 @@
 //! - `compare` runs both, checks they agree, and returns a [`Report`] with both times and the
 //!   speed-up. The tests never look at the times: they depend on the machine.
 //!
-//! **Hints**, one at a time:
-//! 1. One thread per input is the Node way, but the costs are lopsided: `fib(40)` alone is
-//!    about 40% of the work of `fib(35..=40)`, so no split beats about 2.6× however many cores
-//!    you have, and fixed chunks do worse (on 2 cores one thread gets `38, 39, 40`, 81% of the
-//!    work). Better: a few threads that each *pull* the next unclaimed input from a shared
-//!    counter whenever they are free, and keep `(index, value)` pairs so the caller can put
-//!    every value back at its index.
-//! 2. `std::thread::scope(|s| ..)` and `s.spawn(|| ..)` (borrowing `inputs` and `f` is fine);
-//!    `AtomicUsize::fetch_add(1, Ordering::Relaxed)` hands out indices; `handle.join()`;
-//!    `Instant::now()` and `elapsed()` for the times; `shared::workload::checked_fib`.
-//! 3. <https://doc.rust-lang.org/std/thread/fn.scope.html> and
-//!    <https://doc.rust-lang.org/std/sync/atomic/struct.AtomicUsize.html#method.fetch_add>.
+//! **Hints:** `cargo exercise hint l1-ex05` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use shared::workload::{MAX_FIB_INPUT, fib};
 use std::fmt;

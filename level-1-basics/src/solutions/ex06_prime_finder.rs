@@ -26,15 +26,8 @@
 //! - 0 threads is [`FinderError::NoThreads`]; an empty or reversed range is
 //!   [`FinderError::EmptyRange`]; neither starts a thread.
 //!
-//! **Hints**, one at a time:
-//! 1. Scoped threads may borrow from the caller (the token, the slices), and the scope joins
-//!    them all before it returns, which is exactly "return only after every worker ended".
-//!    Each worker needs its own clone of the progress sender.
-//! 2. `std::thread::scope(|s| ..)`, `s.spawn(move || ..)` returning a `ScopedJoinHandle`,
-//!    `handle.join()`; `cancel.is_cancelled()`; `progress.send(..)` on a
-//!    `crossbeam_channel::Sender`; `shared::workload::primes_in(low..high)`.
-//! 3. <https://doc.rust-lang.org/std/thread/fn.scope.html> and
-//!    <https://docs.rs/crossbeam-channel/latest/crossbeam_channel/struct.Sender.html>.
+//! **Hints:** `cargo exercise hint l1-ex06` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use crossbeam_channel::Sender;
 use shared::CancellationToken;

@@ -1,4 +1,4 @@
-//! Reference solutions. Each has the same skeleton as its stub in [`crate::exercises`], so
+//! Reference solutions. Each has the same skeleton as its stub in `src/exercises/`, so
 //! `diff src/exercises/exNN_*.rs src/solutions/exNN_*.rs` is the lesson.
 //!
 //! Try the exercise first: the tests tell you more than the answer does.

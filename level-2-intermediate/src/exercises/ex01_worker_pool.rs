@@ -28,19 +28,8 @@
 //!   worker thread has ended. `execute` after it is `Err(Closed(task))`, with the task handed
 //!   back untouched: nothing is lost silently.
 //!
-//! **Hints**, one at a time:
-//! 1. One channel is the queue: every worker holds a clone of its `Receiver` and loops over
-//!    it, so each job goes to whichever worker is free. A job is a boxed closure that runs the
-//!    task inside `catch_unwind`, counts it, and sends its `Result` on a channel of its own,
-//!    whose receiving end is the handle. Closing the queue (dropping the only `Sender`) is the
-//!    shutdown signal: the workers finish what is queued, then their loops end.
-//! 2. `jobs.clone()`; `thread::Builder::new().name(..).spawn(..)`; `for job in &jobs {
-//!    job(index) }`; `std::panic::catch_unwind(AssertUnwindSafe(task))`; `let Some(x) = opt
-//!    else { .. }`; `Option::take` on the sender inside the `Mutex`, which is what lets
-//!    `shutdown(&self)` close the queue; `JoinHandle::join` for each worker.
-//! 3. <https://doc.rust-lang.org/book/ch21-02-multithreaded.html> (the Book builds this pool),
-//!    <https://doc.rust-lang.org/std/panic/fn.catch_unwind.html> and
-//!    <https://docs.rs/crossbeam-channel/latest/crossbeam_channel/>.
+//! **Hints:** `cargo exercise hint l2-ex01` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::any::Any;

@@ -23,17 +23,8 @@
 //!   them), and the aggregator then sends exactly one summary.
 //! - Doubling cannot overflow: an `i32` value doubles into an `i64`.
 //!
-//! **Hints**, one at a time:
-//! 1. A stage is a `for` loop over its input `Receiver` that sends to its output `Sender`;
-//!    the loop ends when every sender of its input is gone, and returning drops the stage's
-//!    own output sender, which ends the next stage's loop. So every end of a channel must
-//!    live in exactly one place: a stray clone of a sender keeps a stage waiting forever.
-//! 2. `for item in &input { .. }`; `output.send(..)`, whose error means the next stage is
-//!    gone; `thread::Builder::new().name(..).spawn(move || validate(rx, tx))`; `drop(input)`;
-//!    `i64::from(value) * 2`; `recv_timeout`; `JoinHandle::join`.
-//! 3. <https://docs.rs/crossbeam-channel/latest/crossbeam_channel/#disconnection>,
-//!    <https://doc.rust-lang.org/book/ch16-02-message-passing.html> and
-//!    <https://nodejs.org/api/worker_threads.html#class-messagechannel>.
+//! **Hints:** `cargo exercise hint l2-ex03` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use anyhow::{Context, anyhow};
 use crossbeam_channel::{Receiver, Sender};

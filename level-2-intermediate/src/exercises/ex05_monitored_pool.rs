@@ -44,20 +44,8 @@
 //!   deadline even when a task ignores its token (that worker is left behind and counted).
 //! - A config with 0 workers, 0 attempts or a zero timeout is [`PoolError::InvalidConfig`].
 //!
-//! **Hints**, one at a time:
-//! 1. Give the pool one owner: a supervisor thread that alone holds the queue, the list of
-//!    workers and what each is running. Everything else talks to it through one inbox:
-//!    submissions, workers' results, workers' exits, stats requests, the shutdown. Each worker
-//!    has its own job channel, so the supervisor knows which worker runs what, and since when.
-//!    Between messages it waits no longer than the earliest deadline of a running attempt.
-//! 2. `crossbeam_channel::unbounded()` for the inbox, `bounded(1)` per worker;
-//!    `inbox.recv_deadline(instant)` returns `Err(RecvTimeoutError::Timeout)` when a deadline
-//!    passes; a `Drop` impl on a guard owned by the worker thread still runs when a task
-//!    panics (`std::thread::panicking()` tells which), so it can tell the supervisor "I died";
-//!    `handle.join()` then returns the panic payload, and `shared::testing::panic_message`
-//!    reads it. `CancellationToken::cancel`, `wait_timeout`.
-//! 3. <https://docs.rs/crossbeam-channel/latest/crossbeam_channel/struct.Receiver.html#method.recv_deadline>,
-//!    <https://doc.rust-lang.org/std/thread/fn.panicking.html> and `shared/src/cancel.rs`.
+//! **Hints:** `cargo exercise hint l2-ex05` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use shared::CancellationToken;

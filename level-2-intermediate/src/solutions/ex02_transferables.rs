@@ -24,17 +24,8 @@
 //! - Using an image after moving it does not compile: see the `compile_fail` example on
 //!   [`process_by_move`].
 //!
-//! **Hints**, one at a time:
-//! 1. One helper does the round trip for both variants: spawn a worker, send it the `Vec`
-//!    over one channel, let it invert and send the same `Vec` back over another, then join
-//!    it. The variants differ only in what they hand to the helper: the `Vec` itself, or a
-//!    copy of the caller's bytes.
-//! 2. `bytes.iter_mut().step_by(STRIDE)` and `*b ^= FLIP`; `crossbeam_channel::bounded(1)`;
-//!    `thread::Builder::new().name(..).spawn(..)`; `slice.to_vec()` for the copy;
-//!    `Instant::now()` and `elapsed()`; `anyhow::ensure!` to check a result.
-//! 3. <https://doc.rust-lang.org/std/iter/trait.Iterator.html#method.step_by>,
-//!    <https://doc.rust-lang.org/book/ch04-01-what-is-ownership.html> and
-//!    <https://nodejs.org/api/worker_threads.html#portpostmessagevalue-transferlist>.
+//! **Hints:** `cargo exercise hint l2-ex02` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use anyhow::{Context, anyhow, ensure};
 use std::fmt;
@@ -145,7 +136,7 @@ fn round_trip(image: Vec<u8>) -> anyhow::Result<Processed> {
 /// transferred `ArrayBuffer` quietly becomes an empty, detached one at run time:
 ///
 /// ```compile_fail,E0382
-/// use level_2_intermediate::under_test::ex02_transferables::{make_image, process_by_move};
+/// use level_2_intermediate::solutions::ex02_transferables::{make_image, process_by_move};
 ///
 /// let image = make_image(1_000);
 /// let processed = process_by_move(image)?;

@@ -42,19 +42,8 @@
 //!   without a size-1 record). [`bar_chart`] is one line per record, whose bar is
 //!   `(throughput / best throughput * width).round()` `#` characters.
 //!
-//! **Hints**, one at a time:
-//! 1. Take three clock readings per task: before `submit` (on the caller's thread), and when
-//!    the job starts and ends (inside the task, on the worker). Queue wait is start − submit,
-//!    run time is end − start, latency is end − submit. Let the task return its value with its
-//!    two readings, so that collecting the handles in order never skews a later task's time.
-//! 2. `WorkerPool::builder().threads(size).queue_capacity(tasks).build()` (room for the whole
-//!    batch, so `submit` never waits); `pool.submit(move || ..)`, `handle.join()`;
-//!    `Instant::now()`, `later.duration_since(earlier)`; `Arc<F>` to share one job between
-//!    tasks; `durations.iter().sum::<Duration>() / count as u32`; `sort_unstable` and
-//!    `sorted[(len - 1) / 2]` for the lower median; `"#".repeat(n)`.
-//! 3. `shared/src/pool/mod.rs` (the rustdoc of `submit` and `builder`),
-//!    <https://doc.rust-lang.org/std/time/struct.Instant.html> and
-//!    <https://doc.rust-lang.org/std/fmt/index.html#width> for the table.
+//! **Hints:** `cargo exercise hint l2-ex04` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use shared::WorkerPool;
 use shared::pool::{TaskError, TaskHandle};

@@ -45,21 +45,8 @@
 //!   the pool now being below its minimum, starts another.
 //! - [`AutoScalingPool::shutdown`] lets the workers run every queued task, then joins them.
 //!
-//! **Hints**, one at a time:
-//! 1. Keep the policy free of threads: it sees numbers and an `Instant`, remembers the time of
-//!    its last event and its smoothed queue depth, and nothing else. The pool counts its size
-//!    as the threads it has minus the poison pills it has sent that no worker has taken yet, so
-//!    a shrink counts at once and is not repeated by the next tick. Give the pills their own
-//!    channel: then `jobs.len()` is exactly the tasks waiting, and only an idle worker (one that
-//!    is waiting on both channels) can take a pill.
-//! 2. `Instant::saturating_duration_since`; `usize::min`; `crossbeam_channel::select!` over
-//!    `recv(stop)` and `recv(jobs)`; `Receiver::len`; an `AtomicUsize` of busy workers with a
-//!    guard whose `Drop` counts down, so a panicking task counts down too; a guard owned by
-//!    each worker thread whose `Drop` sends the worker's id on an exit channel (it runs when
-//!    the thread ends, also by a panic), which `tick` drains with `try_recv`.
-//! 3. <https://docs.rs/crossbeam-channel/latest/crossbeam_channel/macro.select.html>,
-//!    <https://en.wikipedia.org/wiki/Exponential_smoothing> and, for the vocabulary of
-//!    cool-downs, <https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/>.
+//! **Hints:** `cargo exercise hint l3-ex04` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;

@@ -41,23 +41,8 @@
 //! - A config with 0 workers, a window of 0, a failure ratio outside `(0, 1]`, `min_calls` of
 //!   0 or above the window, `close_after` of 0 or unsorted buckets is a [`ConfigError`].
 //!
-//! **Hints**, one at a time:
-//! 1. Store the breaker's phase as an enum with its data (`Closed { window }`,
-//!    `Open { until }`, `HalfOpen { successes, in_flight }`); an `Open` whose `until` has
-//!    passed *reads* as half-open, and the first call that changes something makes it so. A
-//!    counter bumped on every change of phase, copied into each permit, tells a stale result
-//!    from a current one. In the pool, hold one lock at a time, and update the metrics and the
-//!    breaker before sending the outcome. Shutdown: note the deadline, then raise the flag,
-//!    then drop the job sender so that workers end once the queue is empty.
-//! 2. `VecDeque` with `push_back`/`pop_front` for the window; `Instant::saturating_duration_since`;
-//!    `slice::partition_point` finds a value's bucket; `Duration::as_secs_f64` prints `0.005`,
-//!    `0.1`, `1`; `std::panic::catch_unwind(AssertUnwindSafe(..))` and
-//!    `shared::testing::panic_message`; `Mutex<Option<Sender<_>>>` and `Option::take` for the
-//!    intake; `Receiver::recv_timeout` in short slices while the deadline is checked on the
-//!    pool's clock; `shared::CancellationToken`.
-//! 3. <https://prometheus.io/docs/instrumenting/exposition_formats/>,
-//!    <https://martinfowler.com/bliki/CircuitBreaker.html> and
-//!    <https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/>.
+//! **Hints:** `cargo exercise hint l3-ex05` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use shared::CancellationToken;

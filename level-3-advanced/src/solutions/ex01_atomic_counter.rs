@@ -30,18 +30,8 @@
 //!   [`CountError::TooManyThreads`]; more than [`MAX_INCREMENTS`] increments in all (even a
 //!   product that overflows a `u64`) is [`CountError::TooManyIncrements`].
 //!
-//! **Hints**, one at a time:
-//! 1. One counter, borrowed by every thread: `thread::scope` lets threads borrow a local, so
-//!    the counter needs no `Arc`. The increment must be one atomic operation, not a `load`
-//!    followed by a `store`. Which ordering? Every read-modify-write of one atomic is already
-//!    ordered with every other (they form a single "modification order"), so the count is right
-//!    even with `Relaxed`; joining the threads is what makes their work visible to the caller.
-//! 2. `AtomicU64::fetch_add(1, Ordering::Relaxed)` returns the value *before* the add;
-//!    `u64::checked_mul` returns `None` instead of overflowing; `Vec::with_capacity`;
-//!    `thread::current().id()`; `AtomicU64::load` once the scope has joined every thread.
-//! 3. <https://doc.rust-lang.org/std/sync/atomic/struct.AtomicU64.html#method.fetch_add>,
-//!    <https://doc.rust-lang.org/std/thread/fn.scope.html> and chapter 2 of *Rust Atomics and
-//!    Locks*: <https://marabos.nl/atomics/atomics.html>.
+//! **Hints:** `cargo exercise hint l3-ex01` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use std::io;
 use std::panic;

@@ -30,19 +30,8 @@
 //! - `RingBuffer::new(0)` is `Err(ZeroCapacity)`.
 //! - 4 producers and 4 consumers through a ring of 4: the counts, sums and values add up.
 //!
-//! **Hints**, one at a time:
-//! 1. Keep the items and the `closed` flag together in one struct behind the `Mutex`, so one
-//!    lock covers every decision. Wait in a loop, re-checking the condition each time you
-//!    wake: a `Condvar` may wake you spuriously, and another thread may have taken the room
-//!    or the item first. After a push, wake one consumer; after a pop, wake one producer; on
-//!    close, wake everybody.
-//! 2. `VecDeque::push_back` / `pop_front`; `Condvar::wait_while(guard, |state| ..)` and
-//!    `Condvar::wait_timeout_while(guard, timeout, |state| ..)`, which loop for you and, for
-//!    the timed one, keep track of the deadline; `notify_one` and `notify_all`; drop the guard
-//!    before notifying so the woken thread does not wake into a held lock.
-//! 3. <https://doc.rust-lang.org/std/sync/struct.Condvar.html#method.wait_timeout_while>,
-//!    <https://doc.rust-lang.org/std/collections/struct.VecDeque.html> and chapter 1 of *Rust
-//!    Atomics and Locks* ("Condition Variables"): <https://marabos.nl/atomics/basics.html>.
+//! **Hints:** `cargo exercise hint l3-ex02` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};

@@ -32,23 +32,8 @@
 //!   `lock` that finds the lock held counts as contended at once, before it waits: a test
 //!   holds the lock until it sees that count, then lets the waiter in.
 //!
-//! **Hints**, one at a time:
-//! 1. Lock: try 0 → 1; if that fails, loop: swap in 2, and if the old value was 0 you own the
-//!    lock (in state 2, which is merely pessimistic); otherwise `wait` while the value is 2.
-//!    Unlock: swap in 0; if the old value was 2, wake one waiter. Acquire when you take the
-//!    lock, so you see what the last holder wrote; Release when you give it back, so the next
-//!    holder sees what you wrote. `atomic_wait::wait` has no timeout: `lock_timeout` cannot
-//!    sleep in it (nothing would wake it at its deadline), so it retries `try_lock`, yielding
-//!    and then napping between attempts, until the deadline.
-//! 2. `AtomicU32::compare_exchange(0, 1, Acquire, Relaxed)`, `swap(2, Acquire)`,
-//!    `swap(0, Release)`; `atomic_wait::wait(&state, 2)`, `atomic_wait::wake_one(&state)`;
-//!    `UnsafeCell::get` gives the `*mut T` the guard turns into `&T` / `&mut T`;
-//!    `Instant::saturating_duration_since` for the time left. The given `self.guard()` hands
-//!    out a guard and counts the acquisition; `bump(&self.counters.timeouts)` and its like
-//!    count the rest.
-//! 3. Chapter 9 of *Rust Atomics and Locks*, "Building Our Own Locks", builds this very mutex:
-//!    <https://marabos.nl/atomics/building-locks.html>; and
-//!    <https://docs.rs/atomic-wait/latest/atomic_wait/>.
+//! **Hints:** `cargo exercise hint l3-ex03` shows one at a time, from the idea to the
+//! exact API to the documentation.
 
 use std::cell::UnsafeCell;
 use std::fmt;
