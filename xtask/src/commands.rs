@@ -354,7 +354,11 @@ pub fn show_next_hint(root: &Path, ex: &Exercise, ui: &Ui) -> Result<()> {
         indent(&hints[seen])
     );
     if seen + 1 < hints.len() {
-        println!("Ask again for hint {}.", seen + 2);
+        println!(
+            "Hint {} of {} comes when you ask again.",
+            seen + 2,
+            hints.len()
+        );
     } else {
         println!(
             "That was the last hint; the next step is the documentation it links, then the tests' messages."
