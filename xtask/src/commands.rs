@@ -105,6 +105,19 @@ pub fn evaluate(root: &Path, ex: &Exercise, target: Target, ui: &Ui) -> Result<O
     }
 }
 
+/// How many tests failed, and how many of those hung.
+fn failures(results: &[TestResult]) -> (usize, usize) {
+    let failed = results
+        .iter()
+        .filter(|r| r.verdict != Verdict::Passed)
+        .count();
+    let hung = results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Hung(_)))
+        .count();
+    (failed, hung)
+}
+
 fn print_result(ui: &Ui, r: &TestResult) {
     let (mark, note) = match &r.verdict {
         Verdict::Passed => (ui.green("ok  "), String::new()),
@@ -198,14 +211,7 @@ pub fn check_one(root: &Path, ex: &Exercise, ui: &Ui, mode: Mode) -> Result<bool
             println!("{} {ex}: no tests ran.", ui.red("FAIL"));
         }
         Outcome::Ran { results, .. } => {
-            let failed = results
-                .iter()
-                .filter(|r| r.verdict != Verdict::Passed)
-                .count();
-            let hung = results
-                .iter()
-                .filter(|r| matches!(r.verdict, Verdict::Hung(_)))
-                .count();
+            let (failed, hung) = failures(results);
             let hung_note = match hung {
                 0 => String::new(),
                 n => format!(" ({n} did not finish)"),
@@ -418,14 +424,8 @@ pub fn progress(root: &Path, exercises: &[Exercise]) -> Result<bool> {
             }
             _ if ex.is_pristine()? => "not started".to_owned(),
             Outcome::Ran { results, .. } => {
-                let failed = results
-                    .iter()
-                    .filter(|r| r.verdict != Verdict::Passed)
-                    .count();
-                let hung = results
-                    .iter()
-                    .any(|r| matches!(r.verdict, Verdict::Hung(_)));
-                let note = if hung { ", one or more hang" } else { "" };
+                let (failed, hung) = failures(results);
+                let note = if hung > 0 { ", one or more hang" } else { "" };
                 ui.yellow(&format!("{failed} of {} tests fail{note}", results.len()))
             }
         };
