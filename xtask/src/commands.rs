@@ -147,6 +147,16 @@ pub fn check_one(root: &Path, ex: &Exercise, ui: &Ui, mode: Mode) -> Result<bool
         ui.bold("Checking"),
         relative(root, &ex.stub)
     );
+    if !ex.stub.is_file() {
+        println!(
+            "{} {ex}: your file {} is missing. `cargo exercise reset {}` puts the stub back.",
+            ui.red("FAIL"),
+            relative(root, &ex.stub),
+            ex.id
+        );
+        State::load(root).update(&ex.id, |e| e.passed = false)?;
+        return Ok(false);
+    }
     let outcome = evaluate(root, ex, Target::Learner, ui)?;
     let passed = outcome.passed();
     let mut state = State::load(root);
@@ -410,6 +420,16 @@ pub fn progress(root: &Path, exercises: &[Exercise]) -> Result<bool> {
     let mut state = State::load(root);
     let mut done = 0;
     for ex in exercises {
+        if !ex.stub.is_file() {
+            state.update(&ex.id, |e| e.passed = false)?;
+            println!(
+                "  [ ] {:<9} {:<28} {}",
+                ex.id,
+                ex.title,
+                ui.red(&format!("missing: `cargo exercise reset {}`", ex.id))
+            );
+            continue;
+        }
         let outcome = evaluate(root, ex, Target::Learner, &ui)?;
         let passed = outcome.passed();
         state.update(&ex.id, |e| e.passed = passed)?;
@@ -459,7 +479,15 @@ pub fn progress(root: &Path, exercises: &[Exercise]) -> Result<bool> {
 /// passes every test and has no `todo!`; every exercise has hints.
 pub fn verify(root: &Path, exercises: &[Exercise]) -> Result<bool> {
     let ui = Ui::new(false);
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = crate::course::unlisted_stubs(root, exercises)?
+        .iter()
+        .map(|stub| {
+            format!(
+                "{} has no pristine copy under xtask/pristine/, so the runner does not list it",
+                relative(root, stub)
+            )
+        })
+        .collect();
     for ex in exercises {
         if !ex.is_pristine()? {
             problems.push(format!(

@@ -9,6 +9,9 @@
 //! - `level-1-basics/hints/ex01_hello_worker.md`, a numbered list of hints;
 //! - `xtask/pristine/level-1-basics/ex01_hello_worker.rs`, the stub as shipped, which `reset`
 //!   copies back (so it works without git, in a downloaded zip too).
+//!
+//! The pristine copies are the list of exercises: a learner who deletes or renames their file
+//! still finds the exercise, with a way back (`reset`).
 
 use anyhow::{Context, Result, bail, ensure};
 use std::fmt;
@@ -71,7 +74,8 @@ impl fmt::Display for Exercise {
 }
 
 impl Exercise {
-    /// Finds every exercise in `level-*/src/exercises/`, in level then number order.
+    /// Finds every exercise, in level then number order, from the stubs as shipped
+    /// (`xtask/pristine/level-*/ex*.rs`).
     pub fn discover(root: &Path) -> Result<Vec<Exercise>> {
         let mut found = Vec::new();
         let levels = read_dir_sorted(root)?
@@ -84,19 +88,15 @@ impl Exercise {
                 .and_then(|rest| rest.split('-').next())
                 .context("a level folder is named level-N-...")?
                 .to_owned();
-            let stubs = level_dir.join("src/exercises");
-            if !stubs.is_dir() {
+            let shipped = root.join("xtask/pristine").join(&package);
+            if !shipped.is_dir() {
                 continue;
             }
-            for stub in read_dir_sorted(&stubs)? {
-                let Some(stem) = stub
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .filter(|s| s.starts_with("ex") && stub.extension().is_some_and(|e| e == "rs"))
-                    .map(str::to_owned)
-                else {
+            for pristine in read_dir_sorted(&shipped)? {
+                let Some(stem) = exercise_stem(&pristine) else {
                     continue;
                 };
+                let stub = level_dir.join("src/exercises").join(format!("{stem}.rs"));
                 let number = stem
                     .get(2..4)
                     .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
@@ -109,10 +109,7 @@ impl Exercise {
                     solution: level_dir.join("src/solutions").join(format!("{stem}.rs")),
                     tests: level_dir.join("tests").join(format!("{stem}.rs")),
                     hints: level_dir.join("hints").join(format!("{stem}.md")),
-                    pristine: root
-                        .join("xtask/pristine")
-                        .join(&package)
-                        .join(format!("{stem}.rs")),
+                    pristine,
                     deadline: DEFAULT_DEADLINE,
                     id,
                     package: package.clone(),
@@ -178,6 +175,31 @@ impl Exercise {
             .with_context(|| format!("reading {}", self.pristine.display()))?;
         Ok(now == shipped)
     }
+}
+
+/// Exercise files in the levels' `src/exercises/` that have no pristine copy, so no exercise:
+/// a maintainer's new stub that `verify` must not skip silently.
+pub fn unlisted_stubs(root: &Path, exercises: &[Exercise]) -> Result<Vec<PathBuf>> {
+    let mut unlisted = Vec::new();
+    let levels = read_dir_sorted(root)?
+        .into_iter()
+        .filter(|p| file_name(p).starts_with("level-") && p.join("src/exercises").is_dir());
+    for level_dir in levels {
+        for file in read_dir_sorted(&level_dir.join("src/exercises"))? {
+            if exercise_stem(&file).is_some() && !exercises.iter().any(|e| e.stub == file) {
+                unlisted.push(file);
+            }
+        }
+    }
+    Ok(unlisted)
+}
+
+/// `ex01_hello_worker` for `.../ex01_hello_worker.rs`; `None` for other files.
+fn exercise_stem(path: &Path) -> Option<String> {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| s.starts_with("ex") && path.extension().is_some_and(|e| e == "rs"))
+        .map(str::to_owned)
 }
 
 /// Finds an exercise by id (`l1-ex01`, any case) or file stem (`ex01_hello_worker`).

@@ -338,6 +338,31 @@ fn hints_come_one_at_a_time_and_reset_restores_the_exact_stub() {
 }
 
 #[test]
+fn a_deleted_exercise_file_is_named_and_reset_brings_it_back() {
+    let ws = Workspace::new("missing");
+    let quick = Duration::from_secs(60);
+    let stub = ws.read(EX01);
+    fs::remove_file(ws.path(EX01)).unwrap();
+
+    let (code, out) = run(ws.xtask(&["list"]), quick);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("l1-ex01   hello worker                 {EX01}")),
+        "{out}"
+    );
+    let (code, out) = run(ws.xtask(&["check", "l1-ex01"]), quick);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("your file {EX01} is missing")),
+        "{out}"
+    );
+    assert!(out.contains("`cargo exercise reset l1-ex01`"), "{out}");
+    let (code, out) = run(ws.xtask(&["reset", "l1-ex01", "--yes"]), quick);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(ws.read(EX01), stub);
+}
+
+#[test]
 fn bad_usage_is_refused_with_exit_code_2_and_one_line() {
     let ws = Workspace::new("usage");
     for args in [
