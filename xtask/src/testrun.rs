@@ -138,16 +138,26 @@ fn run_one(
         let _ = reader.read_to_end(&mut bytes);
         bytes
     });
-    let verdict = match wait_until(&mut child, Instant::now() + deadline)? {
-        Some(true) => Verdict::Passed,
+    let ended = wait_until(&mut child, Instant::now() + deadline)?;
+    let output = String::from_utf8_lossy(&collector.join().unwrap_or_default()).into_owned();
+    let mut shown = without_libtest_lines(&output, name);
+    // A pass is libtest's word that the test passed, not only a zero exit status: code that
+    // calls `std::process::exit(0)` ends the process before the test has finished.
+    let verdict = match ended {
+        Some(true) if output.contains("test result: ok. 1 passed") => Verdict::Passed,
+        Some(true) => {
+            shown.push_str(
+                "\nthe test's process ended before the test finished (`std::process::exit`?)",
+            );
+            Verdict::Failed
+        }
         Some(false) => Verdict::Failed,
         None => Verdict::Hung(deadline),
     };
-    let output = String::from_utf8_lossy(&collector.join().unwrap_or_default()).into_owned();
     Ok(TestResult {
         name: name.to_owned(),
         verdict,
-        output: without_libtest_lines(&output, name),
+        output: shown.trim_start().to_owned(),
     })
 }
 

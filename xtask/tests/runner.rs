@@ -285,6 +285,21 @@ fn a_hanging_test_is_stopped_at_the_deadline_and_the_others_are_reported() {
         out.contains("1 of 5 tests fail (1 did not finish)"),
         "{out}"
     );
+
+    // A process that exits with status 0 before its test finished has not passed.
+    let exits = ws.read(EX01_SOLUTION).replace(
+        "pub fn greeting_for(name: Option<&str>) -> String {",
+        "pub fn greeting_for(name: Option<&str>) -> String {\n    \
+         if name == Some(\"0\") {\n        std::process::exit(0);\n    }",
+    );
+    ws.write(EX01, &exits);
+    let (code, out) = run(ws.xtask(&["check", "l1-ex01"]), BUILD_TIMEOUT);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL  greeting_falls_back_to_guest_when_the_name_is_missing_or_blank"),
+        "{out}"
+    );
+    assert!(out.contains("ended before the test finished"), "{out}");
 }
 
 #[test]
@@ -396,9 +411,10 @@ fn watch_rechecks_on_save_moves_on_after_a_pass_and_answers_keys() {
     cmd.stdin(Stdio::piped())
         .stdout(writer.try_clone().unwrap())
         .stderr(writer);
-    let mut child = cmd.spawn().unwrap();
+    // Killed when the test ends, passed or failed: a failed wait must not leave it watching.
+    let mut child = KillOnDrop(cmd.spawn().unwrap());
     drop(cmd);
-    let mut keys = child.stdin.take().unwrap();
+    let mut keys = child.0.stdin.take().unwrap();
     let (tx, lines) = mpsc::channel::<String>();
     thread::spawn(move || {
         for line in BufReader::new(reader).lines().map_while(Result::ok) {
@@ -437,5 +453,14 @@ fn watch_rechecks_on_save_moves_on_after_a_pass_and_answers_keys() {
         Duration::from_secs(60),
     );
     keys.write_all(b"q\n").unwrap();
-    assert_eq!(wait_within(&mut child, Duration::from_secs(60)), Some(0));
+    assert_eq!(wait_within(&mut child.0, Duration::from_secs(60)), Some(0));
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
