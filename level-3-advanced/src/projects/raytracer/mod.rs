@@ -15,11 +15,13 @@
 //! The image is cut into square tiles ([`super::image::tiles`]). Tiles do not cost the same:
 //! sky is one ray per sample, a mirror sphere several. So tiles are not dealt out in advance:
 //! `threads` scoped threads (`tracer-0`, `tracer-1`, ...) each take the next tile number from
-//! one shared [`AtomicUsize`](std::sync::atomic::AtomicUsize) (`fetch_add`), render it into a buffer of their own and send it
+//! one shared [`AtomicUsize`] (`fetch_add`), render it into a buffer of their own and send it
 //! over a channel to the calling thread, which pastes it into the image and reports progress.
 //! A thread that finds no tile left ends; the calling thread's receive loop ends when the
 //! last thread has ended. Nothing is locked, and only the calling thread touches the image and
 //! the progress callback.
+//!
+//! [`AtomicUsize`]: std::sync::atomic::AtomicUsize
 //!
 //! The result cannot depend on the thread count: every pixel is computed by the same function
 //! from the same inputs, whichever thread runs it, and pasted at its own place.

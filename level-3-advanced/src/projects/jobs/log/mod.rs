@@ -45,11 +45,13 @@
 //! A crash in the middle of a write leaves a last line without its `\n`: that *torn* line is
 //! ignored, with a warning in [`Recovery`](super::Recovery), and cut off the file so that the
 //! next record starts on a line of its own. Any complete line that does not parse, or that
-//! contradicts the lines before it, is corruption: [`LogError::Corrupt`](super::LogError::Corrupt) names the line, and
+//! contradicts the lines before it, is corruption: [`LogError::Corrupt`] names the line, and
 //! the system does not start. (There is no checksum: a line altered into another valid line is
 //! not detected. A production log adds a CRC to each record.)
 //!
 //! One system at a time may use a directory: nothing here locks the file against a second one.
+//!
+//! [`LogError::Corrupt`]: super::LogError::Corrupt
 //!
 //! # The code
 //!

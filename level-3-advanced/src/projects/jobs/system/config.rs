@@ -61,7 +61,7 @@ pub enum JobEvent {
 
 pub(super) type Observer = Arc<dyn Fn(&JobEvent) + Send + Sync>;
 
-/// How to run a [`JobSystem`](super::JobSystem): workers, backoff, clock, and the optional event callback and
+/// How to run a [`JobSystem`]: workers, backoff, clock, and the optional event callback and
 /// crash hook.
 ///
 /// ```
@@ -75,6 +75,8 @@ pub(super) type Observer = Arc<dyn Fn(&JobEvent) + Send + Sync>;
 ///     .on_event(|event| println!("{event:?}"));
 /// assert_eq!(config.workers(), 2);
 /// ```
+///
+/// [`JobSystem`]: super::JobSystem
 #[derive(Clone)]
 pub struct Config {
     pub(super) workers: usize,
@@ -107,7 +109,9 @@ impl Config {
         self
     }
 
-    /// The clock every job time is read from ([`ManualClock`](crate::projects::jobs::ManualClock) in tests).
+    /// The clock every job time is read from ([`ManualClock`] in tests).
+    ///
+    /// [`ManualClock`]: crate::projects::jobs::ManualClock
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
         self

@@ -1,8 +1,10 @@
 //! The threads that run the jobs. A worker claims the highest-priority job that may run now,
 //! writes its `Started` record, runs the attempt (a panic is a failed attempt, never a dead
-//! worker), then settles it: `Finished`, or `Retrying` after the [`Backoff`](crate::projects::jobs::Backoff) delay, or, if a
+//! worker), then settles it: `Finished`, or `Retrying` after the [`Backoff`] delay, or, if a
 //! shutdown or the crash cut it off, nothing recorded. The watchdog cancels each attempt when
 //! its deadline comes on the clock. Everything they share is in `state.rs`.
+//!
+//! [`Backoff`]: crate::projects::jobs::Backoff
 
 use super::config::JobEvent;
 use super::state::{Running, Shared};
