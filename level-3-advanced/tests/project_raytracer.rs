@@ -1,5 +1,5 @@
 //! Tests of the ray tracer project (`l3-p4-ray-tracer`,
-//! `level-3-advanced/src/projects/raytracer.rs`).
+//! `level-3-advanced/src/projects/raytracer/`).
 //!
 //! The central claim: the picture does not depend on the thread count or the tile size, byte
 //! for byte. Then: progress is reported once per tile, on the calling thread; tiles are

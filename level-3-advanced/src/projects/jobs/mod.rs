@@ -8,7 +8,7 @@
 //!
 //! | promise | kept by |
 //! |---|---|
-//! | the highest priority runs first; equal priorities in submission order | the ready queue, ordered by `(priority, id)`, in `system.rs` |
+//! | the highest priority runs first; equal priorities in submission order | the ready queue, ordered by `(priority, id)`, in `system/state.rs` |
 //! | a failed attempt waits `base × factor^(k−1)` (at most `cap`) before the next | [`Backoff`], and the jobs waiting by time |
 //! | a timeout counts from the attempt's start, and cancels it cooperatively | the deadline set when the attempt starts; the watchdog thread and every cancellation check read it |
 //! | a panic is a failed attempt, never a dead worker | `catch_unwind` around every attempt |
