@@ -1,5 +1,5 @@
 //! Tests of the image processor project (`l3-p1-image-processor`,
-//! `level-3-advanced/src/projects/image.rs`).
+//! `level-3-advanced/src/projects/image/`).
 //!
 //! The central claim: filtering in tiles on a pool gives the same bytes as filtering the whole
 //! image on one thread, for every filter, size, tile size and thread count. The rest: PNG in
