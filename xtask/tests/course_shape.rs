@@ -300,3 +300,40 @@ fn the_parser_knows_lessons_from_projects_and_from_other_words() {
         Some("fn helper")
     );
 }
+
+/// The most lines a file of a practice project's library code may have.
+const MAX_PROJECT_FILE_LINES: usize = 600;
+
+#[test]
+fn practice_project_files_are_readable_in_parts() {
+    fn walk(dir: &Path, problems: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("readable directory entry").path();
+            if path.is_dir() {
+                walk(&path, problems);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let source = fs::read_to_string(&path).expect("readable source");
+                let lines = source.lines().count();
+                if lines > MAX_PROJECT_FILE_LINES {
+                    problems.push(format!(
+                        "{}: {lines} lines, more than {MAX_PROJECT_FILE_LINES}: split it by \
+                         responsibility",
+                        path.display()
+                    ));
+                }
+                if !source.starts_with("//!") {
+                    problems.push(format!(
+                        "{}: starts without a `//!` comment saying what it holds",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    walk(
+        &repository().join("level-3-advanced/src/projects"),
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
