@@ -6,7 +6,9 @@
 //! Nothing here is timed. The pool reads a [`ManualClock`] that the tests move by hand, and a
 //! task "takes" 150 ms by moving that clock, so the histogram holds exact values. The one test
 //! on the real clock only checks that shutdown returns (a hang fails it after [`TIMEOUT`]),
-//! never how fast.
+//! never how fast. Two short pauses only give a wrong answer time to show itself (a shutdown
+//! that returns before its deadline, an outcome sent before the breaker counted it): a right
+//! answer passes however long they last.
 
 // The code under test: your file when `cargo exercise check l3-ex07` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -24,11 +26,11 @@ mod exposition;
 use exposition::{check_histograms, parse_exposition, value_of};
 use shared::CancellationToken;
 use shared::testing::{TIMEOUT, join_within, recv_within, run_within};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 use under_test::{
-    BreakerConfig, BreakerState, CircuitBreaker, ConfigError, FAILING_TASKS, Histogram,
+    BreakerConfig, BreakerState, CircuitBreaker, Clock, ConfigError, FAILING_TASKS, Histogram,
     ManualClock, PoolConfig, ProductionPool, Rejected, SubmitError, SystemClock, TaskError, TaskId,
 };
 
@@ -348,6 +350,80 @@ fn the_pools_metrics_text_parses_and_counts_what_happened() {
             "8 ended and 2 were rejected, counted once each:\n{text}"
         );
         pool.shutdown(secs(60));
+    });
+}
+
+/// The name of the one thread that [`StallingClock`] stops.
+const STALLED_READER: &str = "stalled-reader";
+
+/// A [`ManualClock`] that stops the thread named [`STALLED_READER`] inside `now` until the test
+/// lets it go. The pool's `gauges` (given code) reads the clock while it holds the breaker's
+/// lock, so a reader stopped there keeps the breaker locked for as long as the test wants.
+#[derive(Debug)]
+struct StallingClock {
+    time: ManualClock,
+    /// Told when the reader has stopped.
+    stopped: crossbeam_channel::Sender<()>,
+    /// The reader waits on this until the test drops its sender.
+    release: Mutex<Option<crossbeam_channel::Receiver<()>>>,
+}
+
+impl Clock for StallingClock {
+    fn now(&self) -> Instant {
+        if thread::current().name() == Some(STALLED_READER) {
+            let release = self.release.lock().expect("the test clock").take();
+            if let Some(release) = release {
+                let _ = self.stopped.send(());
+                // Nothing is ever sent: the test lets the reader go by dropping the sender.
+                let _ = release.recv_timeout(TIMEOUT);
+            }
+        }
+        self.time.now()
+    }
+}
+
+#[test]
+fn an_outcome_is_sent_only_after_the_breaker_has_counted_it() {
+    run_within(TIMEOUT * 2, "the outcome behind a locked breaker", || {
+        let (stopped_tx, stopped) = crossbeam_channel::unbounded();
+        let (release, release_rx) = crossbeam_channel::bounded::<()>(0);
+        let clock = Arc::new(StallingClock {
+            time: ManualClock::new(),
+            stopped: stopped_tx,
+            release: Mutex::new(Some(release_rx)),
+        });
+        let pool = Arc::new(
+            ProductionPool::new(PoolConfig::default(), Arc::clone(&clock) as Arc<dyn Clock>)
+                .expect("the default config was refused"),
+        );
+        let (open, gate) = crossbeam_channel::bounded::<()>(0);
+        pool.submit(gated_task(&gate, 7)).expect("refused");
+        wait_until("the task running", || pool.gauges().active_workers == 1);
+
+        // A reader stopped inside `gauges` holds the breaker's lock.
+        let reader = {
+            let pool = Arc::clone(&pool);
+            thread::Builder::new()
+                .name(STALLED_READER.to_owned())
+                .spawn(move || pool.gauges())
+                .expect("could not spawn the reader")
+        };
+        recv_within(&stopped, TIMEOUT, "the reader to stop inside the clock");
+        // The task ends; its worker cannot record it in the breaker while the reader holds the
+        // lock, so no outcome may arrive. The wait only gives a wrong worker time to send one.
+        drop(open);
+        let early = pool.outcomes().recv_timeout(ms(100));
+        drop(release);
+        join_within(reader, TIMEOUT, "the reader").expect("the reader panicked");
+        assert!(
+            early.is_err(),
+            "the outcome arrived before the breaker had counted the task: {early:?}"
+        );
+
+        let outcome = recv_within(pool.outcomes(), TIMEOUT, "the task's outcome");
+        assert_eq!((outcome.id, outcome.result), (1, Ok(7)));
+        assert_eq!(pool.metrics().succeeded, 1);
+        assert!(pool.shutdown(secs(60)).drained);
     });
 }
 
