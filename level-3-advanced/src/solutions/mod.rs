@@ -7,4 +7,6 @@ pub mod ex01_atomic_counter;
 pub mod ex02_ring_buffer;
 pub mod ex03_atomic_mutex;
 pub mod ex04_autoscaling_policy;
-pub mod ex05_production_pool;
+pub mod ex05_circuit_breaker;
+pub mod ex06_pool_metrics;
+pub mod ex07_production_pool;

@@ -1,37 +1,25 @@
-//! # Exercise l3-ex05: production pool
+//! # Exercise l3-ex07: production pool
 //!
-//! **Goal.** Give a pool of 4 workers what it needs to run in production: Prometheus metrics
-//! (counters, a task-duration histogram, gauges), liveness and readiness, a graceful shutdown
-//! with a deadline, and a circuit breaker that stops sending work to a failing dependency and
-//! tries again later. The Node exercise planned all of it and shipped none of it working: one
-//! solution crashed in its constructor; the other ran, but its breaker only looked at the clock
-//! when a task result arrived, and while open it let no task run, so it never left the open
-//! state; its histogram printed `NaN` bucket bounds, never counted `+Inf`, and was not
-//! cumulative. Here every part that decides something is testable without waiting: the breaker
-//! is a state machine that is *told* the time and works out its state from it on every call,
-//! and the pool reads a [`Clock`] it is given, so a test moves time forward by hand.
+//! **Goal.** A pool of 4 workers that can run in production, the last of three stages: the file
+//! starts with l3-ex05's circuit breaker and l3-ex06's metrics, solved. Its workers time each
+//! task on the pool's clock, count it in the metrics and the breaker, and survive a task that
+//! panics; it answers liveness and readiness probes; and it shuts down gracefully, with a
+//! deadline. The Node exercise planned all of it and shipped none of it working: one solution
+//! crashed in its constructor; the other ran, but its breaker never left the open state and
+//! its histogram was wrong (the two earlier stages fixed those). Here the pool reads a [`Clock`]
+//! it is given, so a test moves time forward by hand: a task's duration, the breaker's open
+//! time and the shutdown deadline all pass without waiting.
 //!
-//! **Check your attempt:** `cargo exercise check l3-ex05`
+//! **Check your attempt:** `cargo exercise check l3-ex07`
 //!
 //! **What the tests expect**
-//! - [`CircuitBreaker`] (defaults from [`BreakerConfig::default`]): closed, it admits every
-//!   call and keeps the outcomes of the last 10; it opens when at least `min_calls` (4) of
-//!   them are in and at least half failed. Open, it rejects with the time left; 5 s after
-//!   opening it *is* half-open, with no call needed to notice ([`CircuitBreaker::state`] takes
-//!   `&self`). Half-open, it admits 3 probes at a time; 3 successes close it with an empty
-//!   window, one failure reopens it for another 5 s. A result from a permit taken before the
-//!   last change of state is ignored.
 //! - The Node task list, submitted one by one: tasks 1 to 8 run (3, 6, 7 and 8 fail), the 8th
 //!   result opens the breaker (4 of 8 failed), tasks 9 and 10 are rejected; readiness is then
 //!   false. Moving the clock 5 s on, with no task run, makes the breaker half-open and the pool
 //!   ready again; 3 successes close it.
-//! - [`Histogram`]: `le` bounds are inclusive (100 ms is in the `0.1` bucket), cumulative
-//!   counts never go down, the `+Inf` bucket equals the count, the sum is exact; bounds that do
-//!   not strictly ascend are a [`ConfigError`].
-//! - [`render`] writes the text exposition format: `# HELP` and `# TYPE` before each metric,
-//!   then lines `name{labels} value` (no `NaN`), the histogram's `le` bounds ascending and
-//!   ending at `+Inf`, then `_sum` and `_count`.
-//! - By the time a task's [`Outcome`] arrives, the metrics and the breaker count it.
+//! - Task ids are 1, 2, 3... in submission order. By the time a task's [`Outcome`] arrives, the
+//!   metrics and the breaker count it, and its duration is in the histogram;
+//!   [`ProductionPool::metrics_text`] shows it all.
 //! - A panicking task is a failure; its worker lives on (the pool stays live).
 //! - [`ProductionPool::shutdown`] stops intake at once (readiness false,
 //!   [`SubmitError::ShuttingDown`]), lets the workers finish the running and queued tasks, and
@@ -39,9 +27,10 @@
 //!   the running tasks' token (a cooperative task stops, as `Cancelled`), and reports what was
 //!   still running and how many never started (they end as `ShutDown`).
 //! - A config with 0 workers, a window of 0, a failure ratio outside `(0, 1]`, `min_calls` of
-//!   0 or above the window, `close_after` of 0 or unsorted buckets is a [`ConfigError`].
+//!   0 or above the window, `close_after` of 0 or unsorted buckets is a [`ConfigError`] from
+//!   [`ProductionPool::new`].
 //!
-//! **Hints:** `cargo exercise hint l3-ex05` shows one at a time, from the idea to the
+//! **Hints:** `cargo exercise hint l3-ex07` shows one at a time, from the idea to the
 //! exact API to the documentation.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -89,8 +78,8 @@ pub const DURATION_BUCKETS: [Duration; 11] = [
     Duration::from_secs(10),
 ];
 
-/// The Node exercise's failing tasks.
-pub const FAILING_TASKS: [TaskId; 4] = [3, 6, 7, 8];
+/// The Node exercise's failing tasks, among its ten (1 to 10).
+pub const FAILING_TASKS: [u64; 4] = [3, 6, 7, 8];
 
 /// How often `shutdown` looks at the clock while it waits for the workers.
 const DEADLINE_POLL: Duration = Duration::from_millis(5);
@@ -208,10 +197,23 @@ impl BreakerConfig {
     /// The first problem found: [`ConfigError::EmptyWindow`], [`ConfigError::BadRatio`],
     /// [`ConfigError::BadMinCalls`] or [`ConfigError::NoProbes`].
     pub fn validate(&self) -> Result<(), ConfigError> {
-        // TODO: in this order: a window of 0 is EmptyWindow; a failure ratio outside (0, 1] is
-        // BadRatio (write the check so that NaN fails it); min_calls of 0 or above the window is
-        // BadMinCalls; close_after of 0 is NoProbes.
-        todo!("l3-ex05: validate the breaker config: every ConfigError in its order")
+        if self.window == 0 {
+            return Err(ConfigError::EmptyWindow);
+        }
+        // Written so that NaN, which fails every comparison, is refused too.
+        if !(self.failure_ratio > 0.0 && self.failure_ratio <= 1.0) {
+            return Err(ConfigError::BadRatio(self.failure_ratio));
+        }
+        if self.min_calls == 0 || self.min_calls > self.window {
+            return Err(ConfigError::BadMinCalls {
+                min_calls: self.min_calls,
+                window: self.window,
+            });
+        }
+        if self.close_after == 0 {
+            return Err(ConfigError::NoProbes);
+        }
+        Ok(())
     }
 }
 
@@ -319,16 +321,25 @@ impl CircuitBreaker {
     /// # Errors
     /// A [`ConfigError`] from [`BreakerConfig::validate`].
     pub fn new(config: BreakerConfig) -> Result<Self, ConfigError> {
-        // TODO: validate the config; start closed, with an empty window, at epoch 0.
-        todo!("l3-ex05: validate the config and build a closed breaker")
+        config.validate()?;
+        Ok(Self {
+            config,
+            phase: Phase::Closed {
+                window: VecDeque::with_capacity(config.window),
+            },
+            epoch: 0,
+        })
     }
 
     /// The state at `now`, worked out from the clock: an open breaker whose time is up *is*
     /// half-open, whether or not anything has called it since.
     pub fn state(&self, now: Instant) -> BreakerState {
-        // TODO: Closed is Closed and HalfOpen is HalfOpen; Open is HalfOpen once `now` has reached
-        // its `until`, else Open. Nothing is changed: `&self`.
-        todo!("l3-ex05: work out the state from the phase and the time")
+        match self.phase {
+            Phase::Closed { .. } => BreakerState::Closed,
+            Phase::Open { until } if now >= until => BreakerState::HalfOpen,
+            Phase::Open { .. } => BreakerState::Open,
+            Phase::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
     }
 
     /// Asks to make a call at `now`.
@@ -337,28 +348,82 @@ impl CircuitBreaker {
     /// [`Rejected::Open`] while open, with the time left; [`Rejected::ProbesBusy`] when
     /// half-open with `close_after` probes already running.
     pub fn acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
-        // TODO: refresh first. Closed: a permit. Open: Rejected::Open with the time left until
-        // `until`. HalfOpen: a permit if fewer than `close_after` probes are in flight (count it),
-        // else Rejected::ProbesBusy. A permit carries the current epoch.
-        todo!("l3-ex05: admit or reject a call")
+        self.refresh(now);
+        match &mut self.phase {
+            Phase::Closed { .. } => {}
+            Phase::Open { until } => {
+                return Err(Rejected::Open {
+                    retry_in: until.saturating_duration_since(now),
+                });
+            }
+            Phase::HalfOpen { in_flight, .. } => {
+                if *in_flight >= self.config.close_after {
+                    return Err(Rejected::ProbesBusy);
+                }
+                *in_flight += 1;
+            }
+        }
+        Ok(Permit { epoch: self.epoch })
     }
 
     /// Records the outcome of the call `permit` was given for, at `now`. A permit from an
     /// earlier phase is ignored: its call says nothing about the current one.
     pub fn record(&mut self, permit: Permit, outcome: CallOutcome, now: Instant) {
-        // TODO: refresh first; a permit from another epoch changes nothing. Closed: push the
-        // outcome (Ignored is not judged), keep only the latest `window`, and open if at least
-        // `min_calls` are in and failures / calls >= `failure_ratio`. HalfOpen: one fewer in
-        // flight; a success counts, and `close_after` of them close the breaker with an empty
-        // window; a failure reopens it.
-        todo!("l3-ex05: record a call's outcome: open, close or reopen the breaker")
+        self.refresh(now);
+        if permit.epoch != self.epoch {
+            return;
+        }
+        let config = self.config;
+        match &mut self.phase {
+            Phase::Closed { window } => {
+                let failed = match outcome {
+                    CallOutcome::Success => false,
+                    CallOutcome::Failure => true,
+                    CallOutcome::Ignored => return,
+                };
+                window.push_back(failed);
+                if window.len() > config.window {
+                    window.pop_front();
+                }
+                let failures = window.iter().filter(|&&failed| failed).count();
+                if window.len() >= config.min_calls
+                    && failures as f64 >= config.failure_ratio * window.len() as f64
+                {
+                    self.open(now);
+                }
+            }
+            // An open breaker gives no permits, so its epoch has none: unreachable, harmless.
+            Phase::Open { .. } => {}
+            Phase::HalfOpen {
+                successes,
+                in_flight,
+            } => {
+                *in_flight = in_flight.saturating_sub(1);
+                match outcome {
+                    CallOutcome::Success => {
+                        *successes += 1;
+                        if *successes >= config.close_after {
+                            self.change(Phase::Closed {
+                                window: VecDeque::with_capacity(config.window),
+                            });
+                        }
+                    }
+                    CallOutcome::Failure => self.open(now),
+                    CallOutcome::Ignored => {}
+                }
+            }
+        }
     }
 
     /// Makes an open breaker whose time is up half-open.
     fn refresh(&mut self, now: Instant) {
-        // TODO: an Open phase whose `until` has come becomes HalfOpen with no successes and no
-        // probes in flight (`change` bumps the epoch).
-        todo!("l3-ex05: turn an open breaker whose time is up into a half-open one")
+        match self.phase {
+            Phase::Open { until } if now >= until => self.change(Phase::HalfOpen {
+                successes: 0,
+                in_flight: 0,
+            }),
+            _ => {}
+        }
     }
 
     fn open(&mut self, now: Instant) {
@@ -393,16 +458,21 @@ impl Histogram {
     /// # Errors
     /// [`ConfigError::UnsortedBuckets`] unless the bounds strictly ascend.
     pub fn new(bounds: &[Duration]) -> Result<Self, ConfigError> {
-        // TODO: refuse bounds that do not strictly ascend (UnsortedBuckets with the index of the
-        // first offending bound); then one zero count per bound plus one for +Inf, and a zero sum.
-        todo!("l3-ex05: check the bounds and build an empty histogram")
+        if let Some(index) = (1..bounds.len()).find(|&i| bounds[i] <= bounds[i - 1]) {
+            return Err(ConfigError::UnsortedBuckets { index });
+        }
+        Ok(Self {
+            bounds: bounds.to_vec(),
+            counts: vec![0; bounds.len() + 1],
+            sum: Duration::ZERO,
+        })
     }
 
     /// Counts one duration in the first bucket whose bound is at least `value`.
     pub fn observe(&mut self, value: Duration) {
-        // TODO: the bucket is the first bound >= value (`le` is inclusive), or the +Inf slot past
-        // the last bound (`partition_point`); count it, and add the value to the sum.
-        todo!("l3-ex05: count a value in its bucket and add it to the sum")
+        let index = self.bounds.partition_point(|&bound| bound < value);
+        self.counts[index] += 1;
+        self.sum += value;
     }
 
     /// How many values were observed.
@@ -418,9 +488,15 @@ impl Histogram {
     /// The buckets as Prometheus shows them: each bound (`None` is `+Inf`) with the count of
     /// values at or below it. The `+Inf` count is the total count.
     pub fn cumulative(&self) -> Vec<(Option<Duration>, u64)> {
-        // TODO: pair each bound (then None for +Inf) with the running total of the counts up to
-        // and including its own.
-        todo!("l3-ex05: the cumulative buckets, ending with +Inf")
+        let bounds = self.bounds.iter().map(|&b| Some(b)).chain([None]);
+        let mut running = 0;
+        bounds
+            .zip(&self.counts)
+            .map(|(bound, &count)| {
+                running += count;
+                (bound, running)
+            })
+            .collect()
     }
 }
 
@@ -478,16 +554,80 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// The metrics in Prometheus's text exposition format.
 pub fn render(metrics: &Metrics, gauges: &Gauges) -> String {
-    // TODO: for each metric, `header` (HELP and TYPE), then its lines:
-    // - counter pool_tasks_total{outcome="success|failure|cancelled"};
-    // - counter pool_tasks_rejected_total{reason="breaker_open|shutting_down"};
-    // - histogram pool_task_duration_seconds: one `_bucket{le="..."}` line per cumulative
-    //   bucket (`as_secs_f64()` for the bound, "+Inf" for the last), then `_sum` in seconds and
-    //   `_count`;
-    // - gauges pool_active_workers, pool_live_workers, pool_queue_depth and
-    //   pool_circuit_breaker_state (`BreakerState::as_gauge`).
-    // `writeln!(out, ...)` into a String cannot fail; `{{` writes a literal brace.
-    todo!("l3-ex05: write the metrics in the Prometheus text format")
+    // `writeln!` into a `String` cannot fail.
+    let mut out = String::new();
+    header(
+        &mut out,
+        "pool_tasks_total",
+        "counter",
+        "Tasks that ended, by outcome.",
+    );
+    for (outcome, count) in [
+        ("success", metrics.succeeded),
+        ("failure", metrics.failed),
+        ("cancelled", metrics.cancelled),
+    ] {
+        let _ = writeln!(out, "pool_tasks_total{{outcome=\"{outcome}\"}} {count}");
+    }
+    header(
+        &mut out,
+        "pool_tasks_rejected_total",
+        "counter",
+        "Submissions refused, by reason.",
+    );
+    for (reason, count) in [
+        ("breaker_open", metrics.rejected_open),
+        ("shutting_down", metrics.rejected_shutdown),
+    ] {
+        let _ = writeln!(
+            out,
+            "pool_tasks_rejected_total{{reason=\"{reason}\"}} {count}"
+        );
+    }
+
+    let name = "pool_task_duration_seconds";
+    header(
+        &mut out,
+        name,
+        "histogram",
+        "How long tasks ran, on the pool's clock.",
+    );
+    for (bound, count) in metrics.durations.cumulative() {
+        let le = match bound {
+            Some(bound) => bound.as_secs_f64().to_string(),
+            None => "+Inf".to_owned(),
+        };
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+    }
+    let _ = writeln!(out, "{name}_sum {}", metrics.durations.sum().as_secs_f64());
+    let _ = writeln!(out, "{name}_count {}", metrics.durations.count());
+
+    for (name, help, value) in [
+        (
+            "pool_active_workers",
+            "Workers running a task now.",
+            gauges.active_workers,
+        ),
+        (
+            "pool_live_workers",
+            "Worker threads alive.",
+            gauges.live_workers,
+        ),
+        (
+            "pool_queue_depth",
+            "Tasks waiting for a worker.",
+            gauges.queue_depth,
+        ),
+        (
+            "pool_circuit_breaker_state",
+            "0 closed, 1 open, 2 half-open.",
+            usize::from(gauges.breaker.as_gauge()),
+        ),
+    ] {
+        header(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -608,13 +748,52 @@ impl Drop for ExitNotice {
 
 /// A worker: runs jobs until the queue is closed and empty.
 fn work(worker: usize, jobs: Receiver<Job>, shared: Arc<Shared>, exits: Sender<usize>) {
-    // TODO: create the ExitNotice first. For each job: if the stop token is cancelled, it never
-    // starts: record its permit as Ignored, count it cancelled, send Outcome ShutDown (took
-    // None), next. Otherwise: mark it running; read the clock; run it under `catch_unwind`
-    // (a panic is TaskError::Panicked with `panic_message`); read the clock again. Success,
-    // Failure (Failed, Panicked) or Ignored (Cancelled, ShutDown): count it and observe the
-    // duration, record the permit, unmark it, and only then send its Outcome. One lock at a time.
-    todo!("l3-ex05: the worker loop: run, time, count, record, report")
+    let _notice = ExitNotice {
+        worker,
+        shared: Arc::clone(&shared),
+        exits,
+    };
+    for Job { id, task, permit } in jobs.iter() {
+        if shared.stop.is_cancelled() {
+            // The deadline passed before it started.
+            lock(&shared.breaker).record(permit, CallOutcome::Ignored, shared.clock.now());
+            lock(&shared.metrics).cancelled += 1;
+            let _ = shared.outcomes.send(Outcome {
+                id,
+                result: Err(TaskError::ShutDown),
+                took: None,
+            });
+            continue;
+        }
+        lock(&shared.running).insert(id);
+        let started = shared.clock.now();
+        let result = catch_unwind(AssertUnwindSafe(|| task(&shared.stop)))
+            .unwrap_or_else(|payload| Err(TaskError::Panicked(panic_message(payload.as_ref()))));
+        let ended = shared.clock.now();
+        let took = ended.saturating_duration_since(started);
+        let outcome = match &result {
+            Ok(_) => CallOutcome::Success,
+            Err(TaskError::Cancelled | TaskError::ShutDown) => CallOutcome::Ignored,
+            Err(TaskError::Failed(_) | TaskError::Panicked(_)) => CallOutcome::Failure,
+        };
+        {
+            let mut metrics = lock(&shared.metrics);
+            match outcome {
+                CallOutcome::Success => metrics.succeeded += 1,
+                CallOutcome::Failure => metrics.failed += 1,
+                CallOutcome::Ignored => metrics.cancelled += 1,
+            }
+            metrics.durations.observe(took);
+        }
+        lock(&shared.breaker).record(permit, outcome, ended);
+        lock(&shared.running).remove(&id);
+        // Last: whoever reads the outcome finds the metrics and the breaker up to date.
+        let _ = shared.outcomes.send(Outcome {
+            id,
+            result,
+            took: Some(took),
+        });
+    }
 }
 
 /// A pool of worker threads with metrics, health, a circuit breaker and a graceful shutdown.
@@ -642,11 +821,44 @@ impl ProductionPool {
     /// # Panics
     /// If the system cannot start a thread: there would be no pool to return.
     pub fn new(config: PoolConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
-        // TODO: 0 workers is NoWorkers; build the breaker and the metrics (their errors pass
-        // through with `?`); make the job, exit and outcome channels and the Shared state
-        // (`live_workers` starts at `config.workers`); spawn the workers, named `prod-worker-{n}`,
-        // each with a clone of the job receiver, the Shared Arc and the exit sender.
-        todo!("l3-ex05: check the config and start the workers")
+        if config.workers == 0 {
+            return Err(ConfigError::NoWorkers);
+        }
+        let breaker = CircuitBreaker::new(config.breaker)?;
+        let metrics = Metrics::new(&config.buckets)?;
+        let (jobs_tx, jobs) = crossbeam_channel::unbounded();
+        let (exits_tx, exits) = crossbeam_channel::unbounded();
+        let (outcomes_tx, outcomes) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            clock,
+            breaker: Mutex::new(breaker),
+            metrics: Mutex::new(metrics),
+            running: Mutex::new(BTreeSet::new()),
+            live_workers: AtomicUsize::new(config.workers),
+            shutting_down: AtomicBool::new(false),
+            stop: CancellationToken::new(),
+            outcomes: outcomes_tx,
+        });
+        let workers = (0..config.workers)
+            .map(|worker| {
+                let (jobs, shared, exits) = (jobs.clone(), Arc::clone(&shared), exits_tx.clone());
+                let thread = thread::Builder::new()
+                    .name(format!("prod-worker-{worker}"))
+                    .spawn(move || work(worker, jobs, shared, exits))
+                    .expect("could not spawn a worker thread");
+                (worker, thread)
+            })
+            .collect();
+        Ok(Self {
+            config,
+            shared,
+            intake: Mutex::new(Some(jobs_tx)),
+            queue: jobs,
+            exits,
+            workers: Mutex::new(workers),
+            outcomes,
+            next_id: AtomicU64::new(0),
+        })
     }
 
     /// Queues a task, if the pool is taking work and the breaker lets it through. Its
@@ -659,10 +871,22 @@ impl ProductionPool {
         &self,
         task: impl FnOnce(&CancellationToken) -> Result<u64, TaskError> + Send + 'static,
     ) -> Result<TaskId, SubmitError> {
-        // TODO: lock the intake. None (shutting down): count rejected_shutdown, ShuttingDown.
-        // Ask the breaker for a permit at the clock's now; a rejection counts rejected_open and is
-        // SubmitError::Rejected. Then take the next id (1, 2, 3...) and send the Job.
-        todo!("l3-ex05: refuse while shutting down or while the breaker says no; queue the task")
+        let intake = lock(&self.intake);
+        let Some(jobs) = intake.as_ref() else {
+            lock(&self.shared.metrics).rejected_shutdown += 1;
+            return Err(SubmitError::ShuttingDown);
+        };
+        let permit = lock(&self.shared.breaker)
+            .acquire(self.shared.clock.now())
+            .inspect_err(|_| lock(&self.shared.metrics).rejected_open += 1)?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        jobs.send(Job {
+            id,
+            task: Box::new(task),
+            permit,
+        })
+        .expect("the pool holds a receiver of its own queue");
+        Ok(id)
     }
 
     /// Where every task's one [`Outcome`] arrives, in the order they end.
@@ -672,9 +896,17 @@ impl ProductionPool {
 
     /// Liveness and readiness, now.
     pub fn health(&self) -> Health {
-        // TODO: the breaker's state at the clock's now, the shutting-down flag, the live workers.
-        // Live: every configured worker is alive. Ready: live, not shutting down, and not Open.
-        todo!("l3-ex05: liveness and readiness")
+        let breaker = lock(&self.shared.breaker).state(self.shared.clock.now());
+        let shutting_down = self.shared.shutting_down.load(Ordering::SeqCst);
+        let live_workers = self.shared.live_workers.load(Ordering::SeqCst);
+        let live = live_workers == self.config.workers;
+        Health {
+            live,
+            ready: live && !shutting_down && breaker != BreakerState::Open,
+            breaker,
+            shutting_down,
+            live_workers,
+        }
     }
 
     /// A copy of the counts and the histogram.
@@ -701,12 +933,42 @@ impl ProductionPool {
     /// they have or when `deadline` has passed on the pool's clock; then it cancels the stop
     /// token and reports what was left. A second call returns an empty report at once.
     pub fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        // TODO: 1. Fix the deadline on the pool's clock FIRST. 2. Take the intake sender (already
-        // None: return a default report), raise `shutting_down`, drop the sender. 3. Take the
-        // worker handles; while some remain and the clock is before the deadline, wait for exit
-        // notices in DEADLINE_POLL slices and join those workers. 4. None left: drained. Else: note
-        // the running ids and the queue depth, then cancel the stop token. Count the workers left.
-        todo!("l3-ex05: stop intake, drain until the deadline, then tell the rest to stop")
+        // The deadline is fixed before anyone can see the pool shutting down, so that a test
+        // that waits for the flag and then moves the clock moves it past this deadline.
+        let until = self.shared.clock.now() + deadline;
+        let Some(jobs) = lock(&self.intake).take() else {
+            return ShutdownReport::default();
+        };
+        self.shared.shutting_down.store(true, Ordering::SeqCst);
+        // Workers end once the queue is closed and empty.
+        drop(jobs);
+
+        let mut workers = std::mem::take(&mut *lock(&self.workers));
+        let mut report = ShutdownReport::default();
+        while !workers.is_empty() && self.shared.clock.now() < until {
+            // Short slices: the deadline is on the pool's clock, which a test moves by hand.
+            match self.exits.recv_timeout(DEADLINE_POLL) {
+                Ok(worker) => {
+                    if let Some(at) = workers.iter().position(|(id, _)| *id == worker) {
+                        // Its exit notice is sent as the thread ends: this join is short.
+                        let _ = workers.swap_remove(at).1.join();
+                        report.workers_joined += 1;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if workers.is_empty() {
+            report.drained = true;
+        } else {
+            report.told_to_stop = lock(&self.shared.running).iter().copied().collect();
+            report.not_started = self.queue.len();
+            self.shared.stop.cancel();
+        }
+        // Threads still running are left to end by themselves: Rust cannot kill a thread.
+        report.workers_left = workers.len();
+        report
     }
 }
 

@@ -1,37 +1,25 @@
-//! # Exercise l3-ex05: production pool
+//! # Exercise l3-ex07: production pool
 //!
-//! **Goal.** Give a pool of 4 workers what it needs to run in production: Prometheus metrics
-//! (counters, a task-duration histogram, gauges), liveness and readiness, a graceful shutdown
-//! with a deadline, and a circuit breaker that stops sending work to a failing dependency and
-//! tries again later. The Node exercise planned all of it and shipped none of it working: one
-//! solution crashed in its constructor; the other ran, but its breaker only looked at the clock
-//! when a task result arrived, and while open it let no task run, so it never left the open
-//! state; its histogram printed `NaN` bucket bounds, never counted `+Inf`, and was not
-//! cumulative. Here every part that decides something is testable without waiting: the breaker
-//! is a state machine that is *told* the time and works out its state from it on every call,
-//! and the pool reads a [`Clock`] it is given, so a test moves time forward by hand.
+//! **Goal.** A pool of 4 workers that can run in production, the last of three stages: the file
+//! starts with l3-ex05's circuit breaker and l3-ex06's metrics, solved. Its workers time each
+//! task on the pool's clock, count it in the metrics and the breaker, and survive a task that
+//! panics; it answers liveness and readiness probes; and it shuts down gracefully, with a
+//! deadline. The Node exercise planned all of it and shipped none of it working: one solution
+//! crashed in its constructor; the other ran, but its breaker never left the open state and
+//! its histogram was wrong (the two earlier stages fixed those). Here the pool reads a [`Clock`]
+//! it is given, so a test moves time forward by hand: a task's duration, the breaker's open
+//! time and the shutdown deadline all pass without waiting.
 //!
-//! **Check your attempt:** `cargo exercise check l3-ex05`
+//! **Check your attempt:** `cargo exercise check l3-ex07`
 //!
 //! **What the tests expect**
-//! - [`CircuitBreaker`] (defaults from [`BreakerConfig::default`]): closed, it admits every
-//!   call and keeps the outcomes of the last 10; it opens when at least `min_calls` (4) of
-//!   them are in and at least half failed. Open, it rejects with the time left; 5 s after
-//!   opening it *is* half-open, with no call needed to notice ([`CircuitBreaker::state`] takes
-//!   `&self`). Half-open, it admits 3 probes at a time; 3 successes close it with an empty
-//!   window, one failure reopens it for another 5 s. A result from a permit taken before the
-//!   last change of state is ignored.
 //! - The Node task list, submitted one by one: tasks 1 to 8 run (3, 6, 7 and 8 fail), the 8th
 //!   result opens the breaker (4 of 8 failed), tasks 9 and 10 are rejected; readiness is then
 //!   false. Moving the clock 5 s on, with no task run, makes the breaker half-open and the pool
 //!   ready again; 3 successes close it.
-//! - [`Histogram`]: `le` bounds are inclusive (100 ms is in the `0.1` bucket), cumulative
-//!   counts never go down, the `+Inf` bucket equals the count, the sum is exact; bounds that do
-//!   not strictly ascend are a [`ConfigError`].
-//! - [`render`] writes the text exposition format: `# HELP` and `# TYPE` before each metric,
-//!   then lines `name{labels} value` (no `NaN`), the histogram's `le` bounds ascending and
-//!   ending at `+Inf`, then `_sum` and `_count`.
-//! - By the time a task's [`Outcome`] arrives, the metrics and the breaker count it.
+//! - Task ids are 1, 2, 3... in submission order. By the time a task's [`Outcome`] arrives, the
+//!   metrics and the breaker count it, and its duration is in the histogram;
+//!   [`ProductionPool::metrics_text`] shows it all.
 //! - A panicking task is a failure; its worker lives on (the pool stays live).
 //! - [`ProductionPool::shutdown`] stops intake at once (readiness false,
 //!   [`SubmitError::ShuttingDown`]), lets the workers finish the running and queued tasks, and
@@ -39,9 +27,10 @@
 //!   the running tasks' token (a cooperative task stops, as `Cancelled`), and reports what was
 //!   still running and how many never started (they end as `ShutDown`).
 //! - A config with 0 workers, a window of 0, a failure ratio outside `(0, 1]`, `min_calls` of
-//!   0 or above the window, `close_after` of 0 or unsorted buckets is a [`ConfigError`].
+//!   0 or above the window, `close_after` of 0 or unsorted buckets is a [`ConfigError`] from
+//!   [`ProductionPool::new`].
 //!
-//! **Hints:** `cargo exercise hint l3-ex05` shows one at a time, from the idea to the
+//! **Hints:** `cargo exercise hint l3-ex07` shows one at a time, from the idea to the
 //! exact API to the documentation.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -89,8 +78,8 @@ pub const DURATION_BUCKETS: [Duration; 11] = [
     Duration::from_secs(10),
 ];
 
-/// The Node exercise's failing tasks.
-pub const FAILING_TASKS: [TaskId; 4] = [3, 6, 7, 8];
+/// The Node exercise's failing tasks, among its ten (1 to 10).
+pub const FAILING_TASKS: [u64; 4] = [3, 6, 7, 8];
 
 /// How often `shutdown` looks at the clock while it waits for the workers.
 const DEADLINE_POLL: Duration = Duration::from_millis(5);
@@ -759,52 +748,13 @@ impl Drop for ExitNotice {
 
 /// A worker: runs jobs until the queue is closed and empty.
 fn work(worker: usize, jobs: Receiver<Job>, shared: Arc<Shared>, exits: Sender<usize>) {
-    let _notice = ExitNotice {
-        worker,
-        shared: Arc::clone(&shared),
-        exits,
-    };
-    for Job { id, task, permit } in jobs.iter() {
-        if shared.stop.is_cancelled() {
-            // The deadline passed before it started.
-            lock(&shared.breaker).record(permit, CallOutcome::Ignored, shared.clock.now());
-            lock(&shared.metrics).cancelled += 1;
-            let _ = shared.outcomes.send(Outcome {
-                id,
-                result: Err(TaskError::ShutDown),
-                took: None,
-            });
-            continue;
-        }
-        lock(&shared.running).insert(id);
-        let started = shared.clock.now();
-        let result = catch_unwind(AssertUnwindSafe(|| task(&shared.stop)))
-            .unwrap_or_else(|payload| Err(TaskError::Panicked(panic_message(payload.as_ref()))));
-        let ended = shared.clock.now();
-        let took = ended.saturating_duration_since(started);
-        let outcome = match &result {
-            Ok(_) => CallOutcome::Success,
-            Err(TaskError::Cancelled | TaskError::ShutDown) => CallOutcome::Ignored,
-            Err(TaskError::Failed(_) | TaskError::Panicked(_)) => CallOutcome::Failure,
-        };
-        {
-            let mut metrics = lock(&shared.metrics);
-            match outcome {
-                CallOutcome::Success => metrics.succeeded += 1,
-                CallOutcome::Failure => metrics.failed += 1,
-                CallOutcome::Ignored => metrics.cancelled += 1,
-            }
-            metrics.durations.observe(took);
-        }
-        lock(&shared.breaker).record(permit, outcome, ended);
-        lock(&shared.running).remove(&id);
-        // Last: whoever reads the outcome finds the metrics and the breaker up to date.
-        let _ = shared.outcomes.send(Outcome {
-            id,
-            result,
-            took: Some(took),
-        });
-    }
+    // TODO: create the ExitNotice first. For each job: if the stop token is cancelled, it never
+    // starts: record its permit as Ignored, count it cancelled, send Outcome ShutDown (took
+    // None), next. Otherwise: mark it running; read the clock; run it under `catch_unwind`
+    // (a panic is TaskError::Panicked with `panic_message`); read the clock again. Success,
+    // Failure (Failed, Panicked) or Ignored (Cancelled, ShutDown): count it and observe the
+    // duration, record the permit, unmark it, and only then send its Outcome. One lock at a time.
+    todo!("l3-ex07: the worker loop: run, time, count, record, report")
 }
 
 /// A pool of worker threads with metrics, health, a circuit breaker and a graceful shutdown.
@@ -832,44 +782,11 @@ impl ProductionPool {
     /// # Panics
     /// If the system cannot start a thread: there would be no pool to return.
     pub fn new(config: PoolConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
-        if config.workers == 0 {
-            return Err(ConfigError::NoWorkers);
-        }
-        let breaker = CircuitBreaker::new(config.breaker)?;
-        let metrics = Metrics::new(&config.buckets)?;
-        let (jobs_tx, jobs) = crossbeam_channel::unbounded();
-        let (exits_tx, exits) = crossbeam_channel::unbounded();
-        let (outcomes_tx, outcomes) = crossbeam_channel::unbounded();
-        let shared = Arc::new(Shared {
-            clock,
-            breaker: Mutex::new(breaker),
-            metrics: Mutex::new(metrics),
-            running: Mutex::new(BTreeSet::new()),
-            live_workers: AtomicUsize::new(config.workers),
-            shutting_down: AtomicBool::new(false),
-            stop: CancellationToken::new(),
-            outcomes: outcomes_tx,
-        });
-        let workers = (0..config.workers)
-            .map(|worker| {
-                let (jobs, shared, exits) = (jobs.clone(), Arc::clone(&shared), exits_tx.clone());
-                let thread = thread::Builder::new()
-                    .name(format!("prod-worker-{worker}"))
-                    .spawn(move || work(worker, jobs, shared, exits))
-                    .expect("could not spawn a worker thread");
-                (worker, thread)
-            })
-            .collect();
-        Ok(Self {
-            config,
-            shared,
-            intake: Mutex::new(Some(jobs_tx)),
-            queue: jobs,
-            exits,
-            workers: Mutex::new(workers),
-            outcomes,
-            next_id: AtomicU64::new(0),
-        })
+        // TODO: 0 workers is NoWorkers; build the breaker and the metrics (their errors pass
+        // through with `?`); make the job, exit and outcome channels and the Shared state
+        // (`live_workers` starts at `config.workers`); spawn the workers, named `prod-worker-{n}`,
+        // each with a clone of the job receiver, the Shared Arc and the exit sender.
+        todo!("l3-ex07: check the config and start the workers")
     }
 
     /// Queues a task, if the pool is taking work and the breaker lets it through. Its
@@ -882,22 +799,10 @@ impl ProductionPool {
         &self,
         task: impl FnOnce(&CancellationToken) -> Result<u64, TaskError> + Send + 'static,
     ) -> Result<TaskId, SubmitError> {
-        let intake = lock(&self.intake);
-        let Some(jobs) = intake.as_ref() else {
-            lock(&self.shared.metrics).rejected_shutdown += 1;
-            return Err(SubmitError::ShuttingDown);
-        };
-        let permit = lock(&self.shared.breaker)
-            .acquire(self.shared.clock.now())
-            .inspect_err(|_| lock(&self.shared.metrics).rejected_open += 1)?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        jobs.send(Job {
-            id,
-            task: Box::new(task),
-            permit,
-        })
-        .expect("the pool holds a receiver of its own queue");
-        Ok(id)
+        // TODO: lock the intake. None (shutting down): count rejected_shutdown, ShuttingDown.
+        // Ask the breaker for a permit at the clock's now; a rejection counts rejected_open and is
+        // SubmitError::Rejected. Then take the next id (1, 2, 3...) and send the Job.
+        todo!("l3-ex07: refuse while shutting down or while the breaker says no; queue the task")
     }
 
     /// Where every task's one [`Outcome`] arrives, in the order they end.
@@ -907,17 +812,9 @@ impl ProductionPool {
 
     /// Liveness and readiness, now.
     pub fn health(&self) -> Health {
-        let breaker = lock(&self.shared.breaker).state(self.shared.clock.now());
-        let shutting_down = self.shared.shutting_down.load(Ordering::SeqCst);
-        let live_workers = self.shared.live_workers.load(Ordering::SeqCst);
-        let live = live_workers == self.config.workers;
-        Health {
-            live,
-            ready: live && !shutting_down && breaker != BreakerState::Open,
-            breaker,
-            shutting_down,
-            live_workers,
-        }
+        // TODO: the breaker's state at the clock's now, the shutting-down flag, the live workers.
+        // Live: every configured worker is alive. Ready: live, not shutting down, and not Open.
+        todo!("l3-ex07: liveness and readiness")
     }
 
     /// A copy of the counts and the histogram.
@@ -944,42 +841,12 @@ impl ProductionPool {
     /// they have or when `deadline` has passed on the pool's clock; then it cancels the stop
     /// token and reports what was left. A second call returns an empty report at once.
     pub fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        // The deadline is fixed before anyone can see the pool shutting down, so that a test
-        // that waits for the flag and then moves the clock moves it past this deadline.
-        let until = self.shared.clock.now() + deadline;
-        let Some(jobs) = lock(&self.intake).take() else {
-            return ShutdownReport::default();
-        };
-        self.shared.shutting_down.store(true, Ordering::SeqCst);
-        // Workers end once the queue is closed and empty.
-        drop(jobs);
-
-        let mut workers = std::mem::take(&mut *lock(&self.workers));
-        let mut report = ShutdownReport::default();
-        while !workers.is_empty() && self.shared.clock.now() < until {
-            // Short slices: the deadline is on the pool's clock, which a test moves by hand.
-            match self.exits.recv_timeout(DEADLINE_POLL) {
-                Ok(worker) => {
-                    if let Some(at) = workers.iter().position(|(id, _)| *id == worker) {
-                        // Its exit notice is sent as the thread ends: this join is short.
-                        let _ = workers.swap_remove(at).1.join();
-                        report.workers_joined += 1;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        if workers.is_empty() {
-            report.drained = true;
-        } else {
-            report.told_to_stop = lock(&self.shared.running).iter().copied().collect();
-            report.not_started = self.queue.len();
-            self.shared.stop.cancel();
-        }
-        // Threads still running are left to end by themselves: Rust cannot kill a thread.
-        report.workers_left = workers.len();
-        report
+        // TODO: 1. Fix the deadline on the pool's clock FIRST. 2. Take the intake sender (already
+        // None: return a default report), raise `shutting_down`, drop the sender. 3. Take the
+        // worker handles; while some remain and the clock is before the deadline, wait for exit
+        // notices in DEADLINE_POLL slices and join those workers. 4. None left: drained. Else: note
+        // the running ids and the queue depth, then cancel the stop token. Count the workers left.
+        todo!("l3-ex07: stop intake, drain until the deadline, then tell the rest to stop")
     }
 }
 
