@@ -108,7 +108,7 @@ fn through_the_spsc_ring() -> anyhow::Result<(u64, u64, bool)> {
 }
 
 /// One step of waiting: spin, then yield. Counts a wait as long once, when it outlasts the
-/// backoff (the first `snooze` after `is_completed` turned true).
+/// backoff (at the `snooze` after which `is_completed` turns true).
 fn back_off(backoff: &Backoff, long_waits: &mut u64) {
     let was_completed = backoff.is_completed();
     backoff.snooze();

@@ -58,7 +58,9 @@ fn main() -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     // All of them running at once proves the pool has (at least) that many threads.
     for _ in 0..BLOCKING_TASKS {
-        shared::testing::recv_within(&running, LIMIT, "a blocking task to start");
+        running
+            .recv_timeout(LIMIT)
+            .context("a blocking task did not start")?;
     }
     wait_until_live(&started, MAX_THREADS)?;
     let grown = pool.metrics();
