@@ -1,6 +1,6 @@
 //! Level 3 of *Worker Threads in Rust*: shared memory, synchronisation and production.
 //!
-//! - `examples/`: the lessons, one topic each (`cargo run --example l3-01-shared-memory-atomics`).
+//! - `examples/`: the lessons, one topic each (`cargo run --example l3-01-lost-update`).
 //! - `src/exercises/`: your files. Each starts as a stub that compiles and fails its tests.
 //!   They are not part of this library: each is compiled into its own exercise's tests only,
 //!   so an unfinished one breaks nothing else.
