@@ -81,11 +81,14 @@ fn submit_with_a_bad_task(pool: &WorkerPool) -> anyhow::Result<Vec<(u64, TaskHan
         .collect()
 }
 
+/// Each good task's input and its sum.
+type Sums = Vec<(u64, f64)>;
+
 /// Joins every handle. Each settles: a panic is that task's `Err`, where the Node pool's
 /// promise would never settle at all.
 fn settle_every_handle(
     handles: Vec<(u64, TaskHandle<f64>)>,
-) -> anyhow::Result<(Vec<(u64, f64)>, Vec<String>)> {
+) -> anyhow::Result<(Sums, Vec<String>)> {
     let (mut sums, mut panics) = (Vec::new(), Vec::new());
     for (n, handle) in handles {
         match handle.join() {

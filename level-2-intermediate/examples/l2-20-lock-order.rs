@@ -33,14 +33,15 @@ fn main() -> anyhow::Result<()> {
         start_transfers("transfer-ab", Direction::AToB, &a, &b, done_tx.clone())?,
         start_transfers("transfer-ba", Direction::BToA, &a, &b, done_tx)?,
     ];
-    let mut transfers = 0;
+    let mut counts = Vec::new();
     for _ in &threads {
         let (name, count) = done
             .recv_timeout(WAIT)
             .map_err(|_| anyhow!("a transfer thread did not finish within {WAIT:?}"))?;
         println!("[main] {name} finished {count} transfers");
-        transfers += count;
+        counts.push(count);
     }
+    let transfers: u64 = counts.iter().sum();
     for thread in threads {
         thread
             .join()
@@ -48,7 +49,7 @@ fn main() -> anyhow::Result<()> {
     }
     let balances = (*lock(&a), *lock(&b));
 
-    assert_eq!(transfers, 2 * ROUNDS);
+    assert_eq!(counts, [ROUNDS, ROUNDS], "each thread made every transfer");
     // Each thread moved 1 the other way ROUNDS times: both end where they started.
     assert_eq!(balances, (OPENING, OPENING));
     println!(
@@ -79,6 +80,7 @@ fn start_transfers(
     thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
+            let mut made = 0;
             for _ in 0..ROUNDS {
                 // The rule: A before B, whichever way the money goes.
                 let mut a = lock(&a);
@@ -89,8 +91,9 @@ fn start_transfers(
                 };
                 *from -= 1;
                 *to += 1;
+                made += 1;
             }
-            let _ = done.send((me, ROUNDS));
+            let _ = done.send((me, made));
         })
         .with_context(|| format!("could not spawn {name}"))
 }
