@@ -9,8 +9,9 @@
 //! sender in a `Mutex<Option<Sender<Job>>>`: `shutdown` locks it and calls `Option::take`,
 //! which moves the `Sender` out (leaving `None`) so it can be dropped, through a shared
 //! reference. The workers finish what is queued, their loops end, and `shutdown` joins them.
-//! A submit after that finds `None` and is refused. (`shared::WorkerPool` does the same, with
-//! handles, metrics and panics caught; exercise l2-ex01 has you build it.)
+//! A submit after that finds `None` and is refused. (Exercise l2-ex01 has you build a full
+//! pool this way, with handles, stats and panics caught; `shared::WorkerPool` does the same
+//! job with more machinery.)
 //!
 //! Run: `cargo run --release --example l2-04-pool-by-hand`
 //!

@@ -20,24 +20,6 @@ use crossbeam_channel::{Receiver, Sender};
 use std::collections::BTreeMap;
 use std::thread::{self, JoinHandle};
 
-/// The input: `(id, category, value)`. Kept (value >= 10) and doubled, it groups into
-/// A = 24 + 50 + 20 + 36 = 130 from ids 2, 6, 9, 12; B = 20 + 60 = 80 from ids 3, 5;
-/// C = 30 + 80 = 110 from ids 7, 10. Ids 1, 4, 8 and 11 are under 10 and dropped.
-const ITEMS: [(u32, &str, i64); 12] = [
-    (1, "A", 5),
-    (2, "A", 12),
-    (3, "B", 10),
-    (4, "C", 9),
-    (5, "B", 30),
-    (6, "A", 25),
-    (7, "C", 15),
-    (8, "B", 7),
-    (9, "A", 10),
-    (10, "C", 40),
-    (11, "B", 3),
-    (12, "A", 18),
-];
-
 fn main() -> anyhow::Result<()> {
     // Bounded: a fast stage waits for a slow one instead of piling up its output.
     let (source, filter_in) = crossbeam_channel::bounded::<Item>(4);
@@ -99,6 +81,24 @@ fn main() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The input: `(id, category, value)`. Kept (value >= 10) and doubled, it groups into
+/// A = 24 + 50 + 20 + 36 = 130 from ids 2, 6, 9, 12; B = 20 + 60 = 80 from ids 3, 5;
+/// C = 30 + 80 = 110 from ids 7, 10. Ids 1, 4, 8 and 11 are under 10 and dropped.
+const ITEMS: [(u32, &str, i64); 12] = [
+    (1, "A", 5),
+    (2, "A", 12),
+    (3, "B", 10),
+    (4, "C", 9),
+    (5, "B", 30),
+    (6, "A", 25),
+    (7, "C", 15),
+    (8, "B", 7),
+    (9, "A", 10),
+    (10, "C", 40),
+    (11, "B", 3),
+    (12, "A", 18),
+];
 
 /// One record going down the pipeline.
 #[derive(Debug, Clone, Copy)]

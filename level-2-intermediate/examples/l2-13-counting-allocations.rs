@@ -32,36 +32,6 @@ static GLOBAL: CountingAllocator = CountingAllocator::new();
 
 const N: u64 = 1_000_000;
 
-/// A task: a name, and work that returns a checksum. Each drops what it built before it
-/// returns, so what it allocated it also freed.
-type Task = (&'static str, fn() -> u64);
-const TASKS: [Task; 5] = [
-    ("sum a range", || black_box(0..N).sum()),
-    ("Vec, with_capacity", || {
-        let mut v = Vec::with_capacity(N as usize);
-        v.extend(0..N);
-        black_box(&v).iter().sum()
-    }),
-    ("Vec, push by push", || {
-        let mut v = Vec::new();
-        for i in 0..N {
-            v.push(i);
-        }
-        black_box(&v).iter().sum()
-    }),
-    ("100k Strings", || {
-        let words: Vec<String> = (0..100_000u64).map(|i| i.to_string()).collect();
-        words.iter().map(|w| w.len() as u64).sum()
-    }),
-    ("HashMap, 10k inserts", || {
-        let mut map = HashMap::new();
-        for i in 0..10_000u64 {
-            map.insert(i, i * i);
-        }
-        black_box(&map).len() as u64
-    }),
-];
-
 fn main() -> anyhow::Result<()> {
     ensure!(
         alloc::is_installed(),
@@ -114,6 +84,36 @@ struct TaskReport {
     stats: AllocStats,
     wall: Duration,
 }
+
+/// A task: a name, and work that returns a checksum. Each drops what it built before it
+/// returns, so what it allocated it also freed.
+type Task = (&'static str, fn() -> u64);
+const TASKS: [Task; 5] = [
+    ("sum a range", || black_box(0..N).sum()),
+    ("Vec, with_capacity", || {
+        let mut v = Vec::with_capacity(N as usize);
+        v.extend(0..N);
+        black_box(&v).iter().sum()
+    }),
+    ("Vec, push by push", || {
+        let mut v = Vec::new();
+        for i in 0..N {
+            v.push(i);
+        }
+        black_box(&v).iter().sum()
+    }),
+    ("100k Strings", || {
+        let words: Vec<String> = (0..100_000u64).map(|i| i.to_string()).collect();
+        words.iter().map(|w| w.len() as u64).sum()
+    }),
+    ("HashMap, 10k inserts", || {
+        let mut map = HashMap::new();
+        for i in 0..10_000u64 {
+            map.insert(i, i * i);
+        }
+        black_box(&map).len() as u64
+    }),
+];
 
 /// The tasks on a pool of 2, each counted where it runs.
 fn count_each_task_on_a_pool() -> anyhow::Result<Vec<TaskReport>> {
