@@ -1,6 +1,7 @@
 //! Level 2 of *Worker Threads in Rust*: pools, moving data, channels and observability.
 //!
-//! - `examples/`: the lessons, one topic each (`cargo run --example l2-01-worker-pool`).
+//! - `examples/`: the lessons, one idea each, in course order
+//!   (`cargo run --release --example l2-01-worker-pool`).
 //! - `src/exercises/`: your files. Each starts as a stub that compiles and fails its tests.
 //!   They are not part of this library: each is compiled into its own exercise's tests only,
 //!   so an unfinished one breaks nothing else.
