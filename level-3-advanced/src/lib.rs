@@ -9,7 +9,7 @@
 //!   and your file under `cargo exercise check ID` (which turns on the `learner` feature).
 //! - `hints/`: each exercise's hints, which `cargo exercise hint ID` shows one at a time.
 //! - [`projects`]: the core of the five practice projects (`examples/l3-p*`), tested here.
-//! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-03, with its
+//! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-09, with its
 //!   tests (run under Miri too).
 //! - `guides/`: Markdown chapters whose code blocks `cargo test` compiles and runs.
 

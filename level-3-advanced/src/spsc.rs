@@ -78,9 +78,9 @@
 //! ```
 //!
 //! What this ring does not do: block. `push` on a full ring and `pop` on an empty one return
-//! at once, and the caller decides whether to spin, yield or do something else. Lesson l3-03
+//! at once, and the caller decides whether to spin, yield or do something else. Lesson l3-09
 //! spins with a backoff; a blocking queue is `crossbeam_channel::bounded` or the
-//! `Mutex` + `Condvar` ring of the same lesson. Nor does it tell one side that the other has
+//! `Mutex` + `Condvar` ring of lesson l3-08. Nor does it tell one side that the other has
 //! gone: both sides must know when to stop (the example counts the items).
 //!
 //! The tests below run under Miri too, which checks every `unsafe` access for data races and
