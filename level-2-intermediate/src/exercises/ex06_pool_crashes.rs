@@ -461,7 +461,7 @@ impl Supervisor {
         }
     }
 
-    /// Hands queued tasks to idle workers, oldest first. The time limit starts here.
+    /// Hands queued tasks to idle workers, oldest first.
     fn dispatch(&mut self) {
         while !self.queue.is_empty() {
             let Some(slot) = self.workers.iter().position(|w| w.running.is_none()) else {
@@ -647,8 +647,7 @@ impl MonitoredPool {
         Ok(id)
     }
 
-    /// Where every task's one [`Outcome`] arrives, in the order they are settled. Clone it to
-    /// keep reading after [`shutdown`](Self::shutdown).
+    /// Where every task's one [`Outcome`] arrives, in the order they are settled.
     pub fn outcomes(&self) -> &Receiver<Outcome> {
         &self.outcomes
     }

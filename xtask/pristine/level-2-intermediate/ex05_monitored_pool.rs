@@ -354,7 +354,7 @@ impl Supervisor {
         todo!("l2-ex05: the supervisor loop: one message at a time, then dispatch")
     }
 
-    /// Hands queued tasks to idle workers, oldest first. The time limit starts here.
+    /// Hands queued tasks to idle workers, oldest first.
     fn dispatch(&mut self) {
         // TODO: while a task is queued and a worker is idle (`running` is None): pop the oldest,
         // `try_send` its Job (attempt = attempts + 1, a new CancellationToken) to that worker,
@@ -464,8 +464,7 @@ impl MonitoredPool {
         Ok(id)
     }
 
-    /// Where every task's one [`Outcome`] arrives, in the order they are settled. Clone it to
-    /// keep reading after [`shutdown`](Self::shutdown).
+    /// Where every task's one [`Outcome`] arrives, in the order they are settled.
     pub fn outcomes(&self) -> &Receiver<Outcome> {
         &self.outcomes
     }
