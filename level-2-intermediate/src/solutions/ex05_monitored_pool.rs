@@ -1,19 +1,18 @@
-//! # Exercise l2-ex05: monitored pool
+//! # Exercise l2-ex05: monitored pool, 1: a supervisor and its workers
 //!
-//! **Goal.** Build a pool of 4 worker threads that is watched by a supervisor: each attempt at
-//! a task has a time limit counted from its **dispatch** (the moment a worker gets it, not
-//! when it was queued); a timed-out or crashed attempt is retried, at most 3 attempts in all;
-//! a task that panics kills its worker, is reported as `WorkerCrashed`, and the worker is
-//! replaced so that 4 remain; a hanging task is cancelled through its `CancellationToken`;
-//! every step is written to a structured log; and `shutdown(deadline)` returns within its
-//! deadline even if a task never stops. The Node exercise does this with `worker.on('error')`,
-//! `on('exit')`, `setTimeout` and `terminate()`, and gets it wrong twice: its timers start when
-//! a task is *queued*, so tasks waiting behind slow ones "time out" before they have run, and
-//! its crash handler re-creates the workers that `terminate()` ends, so it never exits. Rust
-//! cannot kill a thread, so the hang must be cooperative: it checks its token and returns.
+//! **Goal.** The first of three steps to the Node exercise's monitored pool (l2-ex06 adds
+//! crashed workers, l2-ex07 timeouts and a shutdown; each starts from this step's answer).
+//! Here, a pool of 4 worker threads with one owner: a supervisor thread that alone holds the
+//! queue, the list of workers and what each one runs. Nobody else touches that state: the
+//! pool's handle and the workers only send messages to the supervisor's inbox. Each worker has
+//! its own job channel, so the supervisor knows which worker runs which task, and hands a task
+//! only to an idle worker. Every task gets an id and exactly one [`Outcome`], and every step
+//! is written to a structured log. In Node the main thread plays the supervisor: its event
+//! loop hears `worker.on('message')`, and `worker.postMessage` is the job channel.
 //!
 //! Build it on std threads and crossbeam channels (not `shared::WorkerPool`, which already
-//! does much of this); `shared::CancellationToken` is yours to use.
+//! does much of this). [`MonitoredPool::new`], `submit`, `stats`, `events` and the pool's
+//! `Drop` are written for you: read them first, they show what the supervisor receives.
 //!
 //! **Check your attempt:** `cargo exercise check l2-ex05`
 //!
@@ -23,33 +22,25 @@
 //!   waits until its token is cancelled, then returns `Cancelled`; `Crash` panics; `Call` runs
 //!   its closure.
 //! - [`reference_tasks`] are the ten tasks of the Node exercise. With the course's `fib` 35, 36
-//!   and 37 they give 9,227,465, 14,930,352 and 24,157,817; the ten-task test uses `fib` 22,
-//!   23 and 24 (17,711, 28,657 and 46,368) and a 2 s limit, so that a debug build on a busy
-//!   2-core machine never comes near it. Ids are given by [`MonitoredPool::submit`]: 1, 2, 3...
-//!   in submission order. Task 3 gives 5, task 4 `DivByZero`, task 9 `Parse`, task 6
-//!   `Timeout` after exactly `max_attempts` attempts, task 7 `WorkerCrashed` after
-//!   `max_attempts` attempts; every id gets exactly one [`Outcome`], and nothing more arrives.
-//! - A task's own error (`DivByZero`, `Parse`, ...) is its answer and is not retried; a
-//!   timeout or a crash is, to the back of the queue, until `max_attempts` dispatches.
-//!   `Outcome::attempts` is how many times the task was dispatched.
-//! - Timeouts count from dispatch: on a pool of 1, quick tasks queued behind a hang wait longer
-//!   than the limit and still complete on their first attempt, while the hang times out.
-//!   Every [`Event::TimedOut`] is logged at least `timeout` after its [`Event::Dispatched`]
-//!   (the tests allow 5 ms of slack; stamping `Dispatched` with the very clock reading the
-//!   deadline is computed from needs none).
-//! - After crashes, [`MonitoredPool::stats`] shows `workers` live workers again and counts
-//!   every crash; the log has one [`Event::WorkerReplaced`] per crash.
-//! - [`MonitoredPool::shutdown`] gives every task still queued or running the outcome
-//!   `ShutDown`, cancels the running ones, joins the workers that stop, and returns by its
-//!   deadline even when a task ignores its token (that worker is left behind and counted).
-//! - A config with 0 workers, 0 attempts or a zero timeout is [`PoolError::InvalidConfig`].
+//!   and 37 they give 9,227,465, 14,930,352 and 24,157,817. This step's pool runs the eight
+//!   that neither hang nor crash (l2-ex06 runs the crash, l2-ex07 the hang), with `fib` 22, 23
+//!   and 24 (17,711, 28,657 and 46,368). Ids are given by [`MonitoredPool::submit`]: 1, 2,
+//!   3... in submission order. Every id gets exactly one [`Outcome`], and nothing more arrives.
+//! - A task's own error (`DivByZero`, `Parse`, ...) is its answer: logged as
+//!   [`Event::Failed`], never run again. `Outcome::attempts` is how many times the task was
+//!   dispatched: 1 here.
+//! - Tasks run on the workers (threads named `mon-worker-{id}`), never on the supervisor or
+//!   the caller, one at a time per worker: while every worker is busy, the other tasks wait
+//!   in the queue, and [`MonitoredPool::stats`] shows it.
+//! - The log has, for each task and in this order, [`Event::Submitted`], [`Event::Dispatched`]
+//!   (attempt 1, the worker that got it), then [`Event::Completed`] or [`Event::Failed`].
+//! - A config with 0 workers is [`PoolError::InvalidConfig`].
 //!
 //! **Hints:** `cargo exercise hint l2-ex05` shows one at a time, from the idea to the
 //! exact API to the documentation.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use shared::CancellationToken;
-use shared::testing::panic_message;
 use shared::workload::{checked_fib, fib};
 use std::collections::VecDeque;
 use std::fmt;
@@ -62,17 +53,11 @@ use thiserror::Error;
 /// A task's id, given by [`MonitoredPool::submit`]: 1, 2, 3... in submission order.
 pub type TaskId = u64;
 
-/// A worker's id: 0 to `workers - 1` at the start, then one new id per replacement.
+/// A worker's id: 0 to `workers - 1`.
 pub type WorkerId = usize;
 
 /// The Node exercise's pool size.
 pub const DEFAULT_WORKERS: usize = 4;
-
-/// The Node exercise's hang detection: 5 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One attempt and at most two retries, as in the Node solution.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// The Fibonacci inputs of the Node exercise's ten tasks.
 pub const COURSE_FIB: [u32; 3] = [35, 36, 37];
@@ -83,13 +68,10 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long [`Task::Hang`] waits between two looks at its token.
 const HANG_SLICE: Duration = Duration::from_millis(10);
 
-/// The deadline `Drop` gives a pool that was not shut down.
-const DROP_DEADLINE: Duration = Duration::from_secs(1);
-
 /// User code for [`Task::Call`]: it gets the attempt's token, which it may check.
 pub type CallFn = Arc<dyn Fn(&CancellationToken) -> Result<i64, TaskError> + Send + Sync>;
 
-/// A unit of work. `Clone`, so that a retry can run it again.
+/// A unit of work. `Clone`, so that a retry can run it again (l2-ex06).
 #[derive(Clone)]
 pub enum Task {
     /// `fib(n)`, the slow way: the CPU work.
@@ -139,12 +121,6 @@ pub enum TaskError {
     Overflow,
     #[error("the task saw its cancellation token and stopped")]
     Cancelled,
-    #[error("no attempt finished within {limit:?} of its dispatch")]
-    Timeout { limit: Duration },
-    #[error("the worker running the task crashed: {message}")]
-    WorkerCrashed { message: String },
-    #[error("the pool shut down before the task finished")]
-    ShutDown,
 }
 
 /// The one final word on a task.
@@ -152,7 +128,7 @@ pub enum TaskError {
 pub struct Outcome {
     pub id: TaskId,
     pub result: Result<i64, TaskError>,
-    /// How many times the task was dispatched to a worker (0 if it never was).
+    /// How many times the task was dispatched to a worker: 1 here (retries come in l2-ex06).
     pub attempts: u32,
 }
 
@@ -161,7 +137,7 @@ pub struct Outcome {
 pub enum Event {
     /// The supervisor queued the task.
     Submitted { id: TaskId },
-    /// A worker got the task: its time limit starts now.
+    /// A worker got the task.
     Dispatched {
         id: TaskId,
         attempt: u32,
@@ -173,30 +149,13 @@ pub enum Event {
         attempt: u32,
         worker: WorkerId,
     },
-    /// The attempt returned the task's own error, which is final.
+    /// The attempt returned the task's own error, which is its answer.
     Failed {
         id: TaskId,
         attempt: u32,
         worker: WorkerId,
         error: TaskError,
     },
-    /// The attempt overran its limit; its token was cancelled.
-    TimedOut {
-        id: TaskId,
-        attempt: u32,
-        worker: WorkerId,
-    },
-    /// The task went back to the queue for another attempt.
-    Retried { id: TaskId, next_attempt: u32 },
-    /// The attempt panicked and took its worker thread down.
-    Crashed {
-        id: TaskId,
-        attempt: u32,
-        worker: WorkerId,
-        message: String,
-    },
-    /// A new worker took the place of a dead one.
-    WorkerReplaced { crashed: WorkerId, by: WorkerId },
 }
 
 /// One line of the log: when, since the pool started, and what.
@@ -209,20 +168,14 @@ pub struct LogEntry {
 /// The pool's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {
-    /// How many workers the pool keeps alive.
+    /// How many workers the pool runs.
     pub workers: usize,
-    /// The time limit of one attempt, from its dispatch.
-    pub timeout: Duration,
-    /// The most dispatches of one task, the first included.
-    pub max_attempts: u32,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
         Self {
             workers: DEFAULT_WORKERS,
-            timeout: DEFAULT_TIMEOUT,
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
     }
 }
@@ -230,31 +183,14 @@ impl Default for PoolConfig {
 /// The pool's health, as the supervisor sees it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Worker threads that are running (a crashed one no longer counts).
+    /// Worker threads that are running.
     pub live_workers: usize,
-    /// Workers running an attempt, timed-out ones that have not returned yet included.
+    /// Workers running an attempt.
     pub busy_workers: usize,
     /// Tasks waiting for a worker.
     pub queued: usize,
     pub completed: u64,
     pub failed: u64,
-    pub timeouts: u64,
-    pub retries: u64,
-    pub crashes: u64,
-}
-
-/// What [`MonitoredPool::shutdown`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ShutdownReport {
-    /// Tasks that got the outcome `ShutDown`: queued ones, and running ones that had not
-    /// finished by the deadline or stopped because they were cancelled.
-    pub unfinished: usize,
-    /// Worker threads that ended and were joined.
-    pub workers_joined: usize,
-    /// Worker threads still running at the deadline, left behind (Rust cannot kill them).
-    pub workers_abandoned: usize,
-    /// Whether the supervisor answered by the deadline; if not, the other counts are 0.
-    pub answered: bool,
 }
 
 /// Why the pool could not start or answer.
@@ -352,44 +288,15 @@ enum Message {
         attempt: u32,
         result: Result<i64, TaskError>,
     },
-    Exited {
-        worker: WorkerId,
-        panicked: bool,
-    },
     Stats(Sender<PoolStats>),
-    Shutdown {
-        deadline: Instant,
-        reply: Sender<ShutdownReport>,
-    },
-}
-
-/// Owned by each worker thread; its `Drop` tells the supervisor the thread is ending, also
-/// when a task's panic unwinds it. That message is the Rust `worker.on('exit')`.
-#[derive(Debug)]
-struct ExitNotice {
-    worker: WorkerId,
-    inbox: Sender<Message>,
-}
-
-impl Drop for ExitNotice {
-    fn drop(&mut self) {
-        let _ = self.inbox.send(Message::Exited {
-            worker: self.worker,
-            panicked: thread::panicking(),
-        });
-    }
+    /// The pool's handle is going: stop supervising.
+    Shutdown,
 }
 
 /// A worker thread: runs the jobs the supervisor sends, reports each result, and ends when
-/// its job channel closes. A panicking task ends the thread; `ExitNotice` reports it.
+/// its job channel closes.
 fn work(worker: WorkerId, jobs: Receiver<Job>, inbox: Sender<Message>) {
-    let _notice = ExitNotice {
-        worker,
-        inbox: inbox.clone(),
-    };
     for job in jobs {
-        // No `catch_unwind`: a crash kills this thread, as in Node, and the supervisor
-        // replaces it.
         let result = job.task.run(&job.token);
         let done = Message::Done {
             worker,
@@ -417,11 +324,6 @@ struct Pending {
 struct Running {
     id: TaskId,
     attempt: u32,
-    task: Task,
-    token: CancellationToken,
-    deadline: Instant,
-    /// Already settled by a timeout: whatever the worker reports is ignored.
-    timed_out: bool,
 }
 
 /// A worker as the supervisor knows it.
@@ -436,8 +338,7 @@ struct WorkerSlot {
 /// The only owner of the pool's state; runs on its own thread.
 #[derive(Debug)]
 struct Supervisor {
-    config: PoolConfig,
-    /// A sender into its own inbox, cloned for every new worker.
+    /// A sender into its own inbox, cloned for every worker.
     inbox_tx: Sender<Message>,
     inbox: Receiver<Message>,
     outcomes: Sender<Outcome>,
@@ -486,25 +387,13 @@ impl Supervisor {
         Ok(id)
     }
 
-    /// The supervisor's loop: one message, or one deadline, at a time.
+    /// The supervisor's loop: one message at a time.
     fn run(mut self) {
-        loop {
-            let next_deadline = self
-                .workers
-                .iter()
-                .filter_map(|w| w.running.as_ref())
-                .filter(|r| !r.timed_out)
-                .map(|r| r.deadline)
-                .min();
-            let message = match next_deadline {
-                Some(deadline) => self.inbox.recv_deadline(deadline),
-                None => self
-                    .inbox
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-            };
+        // Ends when the pool's handle sends `Shutdown`; the inbox cannot close while
+        // `self.inbox_tx` lives.
+        while let Ok(message) = self.inbox.recv() {
             match message {
-                Ok(Message::Submit { id, task }) => {
+                Message::Submit { id, task } => {
                     self.log(Event::Submitted { id });
                     self.queue.push_back(Pending {
                         id,
@@ -512,32 +401,24 @@ impl Supervisor {
                         attempts: 0,
                     });
                 }
-                Ok(Message::Done {
+                Message::Done {
                     worker,
                     id,
                     attempt,
                     result,
-                }) => self.on_done(worker, id, attempt, result),
-                Ok(Message::Exited { worker, panicked }) => self.on_exited(worker, panicked),
-                Ok(Message::Stats(reply)) => {
+                } => self.on_done(worker, id, attempt, result),
+                Message::Stats(reply) => {
                     let _ = reply.send(self.current_stats());
                 }
-                Ok(Message::Shutdown { deadline, reply }) => {
-                    let report = self.shut_down(deadline);
-                    let _ = reply.send(report);
-                    return;
-                }
-                // A deadline passed: `check_timeouts` below deals with it.
-                Err(RecvTimeoutError::Timeout) => {}
-                // Cannot happen while `self.inbox_tx` lives; end rather than spin.
-                Err(RecvTimeoutError::Disconnected) => return,
+                // Dropping `self` closes every job channel: each worker ends after its
+                // current task.
+                Message::Shutdown => return,
             }
-            self.check_timeouts(Instant::now());
             self.dispatch();
         }
     }
 
-    /// Hands queued tasks to idle workers, oldest first. The time limit starts here.
+    /// Hands queued tasks to idle workers, oldest first.
     fn dispatch(&mut self) {
         while !self.queue.is_empty() {
             let Some(slot) = self.workers.iter().position(|w| w.running.is_none()) else {
@@ -547,41 +428,30 @@ impl Supervisor {
                 return;
             };
             let attempt = pending.attempts + 1;
-            let token = CancellationToken::new();
             let job = Job {
                 id: pending.id,
                 attempt,
                 task: pending.task.clone(),
-                token: token.clone(),
+                token: CancellationToken::new(),
             };
             let worker = &mut self.workers[slot];
             // An idle worker's channel is empty, so this cannot block. It fails only if the
-            // worker thread has ended; its exit message is on the way, and `on_exited` will
-            // replace it. Until then, the task waits at the head of the queue.
+            // worker thread has ended (l2-ex06 deals with that): the task then waits at the
+            // head of the queue.
             if worker.jobs.try_send(job).is_err() {
                 self.queue.push_front(pending);
                 return;
             }
-            // One clock reading for both the deadline and the log, so the log shows exactly
-            // when the limit started.
-            let dispatched = Instant::now();
             let worker_id = worker.id;
             worker.running = Some(Running {
                 id: pending.id,
                 attempt,
-                task: pending.task,
-                token,
-                deadline: dispatched + self.config.timeout,
-                timed_out: false,
             });
-            self.log_at(
-                dispatched,
-                Event::Dispatched {
-                    id: pending.id,
-                    attempt,
-                    worker: worker_id,
-                },
-            );
+            self.log(Event::Dispatched {
+                id: pending.id,
+                attempt,
+                worker: worker_id,
+            });
         }
     }
 
@@ -600,10 +470,6 @@ impl Supervisor {
             return;
         };
         debug_assert_eq!((running.id, running.attempt), (id, attempt));
-        if running.timed_out {
-            // Settled already; the worker is free again, which is all this report means.
-            return;
-        }
         match &result {
             Ok(_) => {
                 self.stats.completed += 1;
@@ -625,86 +491,6 @@ impl Supervisor {
         }
         // A task's own error is its answer: running it again would give the same one.
         self.finish(id, result, attempt);
-    }
-
-    /// A worker thread ended: during normal work that is a crash. Replace it.
-    fn on_exited(&mut self, worker: WorkerId, panicked: bool) {
-        let Some(index) = self.workers.iter().position(|w| w.id == worker) else {
-            return;
-        };
-        let dead = self.workers.remove(index);
-        // The thread has sent its last message and is ending: this join is short.
-        let message = match dead.thread.join() {
-            Err(payload) => panic_message(payload.as_ref()),
-            Ok(()) if panicked => "the worker panicked".to_owned(),
-            Ok(()) => "the worker thread ended".to_owned(),
-        };
-        if let Some(running) = &dead.running {
-            self.stats.crashes += 1;
-            self.log(Event::Crashed {
-                id: running.id,
-                attempt: running.attempt,
-                worker,
-                message: message.clone(),
-            });
-        }
-        if let Ok(by) = self.start_worker() {
-            self.log(Event::WorkerReplaced {
-                crashed: worker,
-                by,
-            });
-        }
-        // If the spawn failed the pool runs one short; `stats` shows it.
-        if let Some(running) = dead.running
-            && !running.timed_out
-        {
-            let error = TaskError::WorkerCrashed { message };
-            self.retry_or_finish(running.id, running.task, running.attempt, error);
-        }
-    }
-
-    /// Cancels and settles every attempt whose deadline has passed.
-    fn check_timeouts(&mut self, now: Instant) {
-        let mut expired = Vec::new();
-        for slot in &mut self.workers {
-            if let Some(running) = &mut slot.running
-                && !running.timed_out
-                && running.deadline <= now
-            {
-                running.timed_out = true;
-                running.token.cancel();
-                expired.push((slot.id, running.id, running.attempt, running.task.clone()));
-            }
-        }
-        for (worker, id, attempt, task) in expired {
-            self.stats.timeouts += 1;
-            self.log(Event::TimedOut {
-                id,
-                attempt,
-                worker,
-            });
-            let limit = self.config.timeout;
-            self.retry_or_finish(id, task, attempt, TaskError::Timeout { limit });
-        }
-    }
-
-    /// After a timeout or a crash: queue the task again, or give it its final outcome.
-    fn retry_or_finish(&mut self, id: TaskId, task: Task, attempt: u32, error: TaskError) {
-        if attempt < self.config.max_attempts {
-            self.stats.retries += 1;
-            self.log(Event::Retried {
-                id,
-                next_attempt: attempt + 1,
-            });
-            // To the back: a task that keeps failing does not hold up the others.
-            self.queue.push_back(Pending {
-                id,
-                task,
-                attempts: attempt,
-            });
-        } else {
-            self.finish(id, Err(error), attempt);
-        }
     }
 
     /// Sends a task's one final outcome.
@@ -729,115 +515,6 @@ impl Supervisor {
             ..self.stats
         }
     }
-
-    /// Ends the pool by `deadline`: queued tasks are settled as `ShutDown`, running ones are
-    /// cancelled, the workers are told to stop, and the ones that stop in time are joined.
-    fn shut_down(mut self, deadline: Instant) -> ShutdownReport {
-        let mut report = ShutdownReport {
-            answered: true,
-            ..ShutdownReport::default()
-        };
-        for pending in std::mem::take(&mut self.queue) {
-            self.finish(pending.id, Err(TaskError::ShutDown), pending.attempts);
-            report.unfinished += 1;
-        }
-        // Ask every running attempt to stop, and close every job channel: a worker leaves its
-        // loop once its current task returns.
-        let mut left: Vec<(WorkerId, JoinHandle<()>, Option<Running>)> = Vec::new();
-        for slot in std::mem::take(&mut self.workers) {
-            if let Some(running) = &slot.running {
-                running.token.cancel();
-            }
-            drop(slot.jobs);
-            left.push((slot.id, slot.thread, slot.running));
-        }
-        // Answer a little before the caller's deadline, so the answer reaches it in time.
-        let now = Instant::now();
-        let until = now + deadline.saturating_duration_since(now).mul_f64(0.9);
-        while !left.is_empty() {
-            let message = match self.inbox.recv_deadline(until) {
-                Ok(message) => message,
-                Err(_) => break,
-            };
-            match message {
-                Message::Done {
-                    worker,
-                    id,
-                    attempt,
-                    result,
-                } => {
-                    let Some(entry) = left.iter_mut().find(|(w, ..)| *w == worker) else {
-                        continue;
-                    };
-                    let Some(running) = entry.2.take() else {
-                        continue;
-                    };
-                    if running.timed_out {
-                        continue;
-                    }
-                    // A value that arrived in time is kept; a task that stopped because it
-                    // was cancelled did not finish.
-                    let result = match result {
-                        Err(TaskError::Cancelled) => {
-                            report.unfinished += 1;
-                            Err(TaskError::ShutDown)
-                        }
-                        other => other,
-                    };
-                    self.finish(id, result, attempt);
-                }
-                Message::Exited { worker, .. } => {
-                    let Some(index) = left.iter().position(|(w, ..)| *w == worker) else {
-                        continue;
-                    };
-                    let (_, thread, running) = left.swap_remove(index);
-                    let message = match thread.join() {
-                        Err(payload) => panic_message(payload.as_ref()),
-                        Ok(()) => "the worker thread ended".to_owned(),
-                    };
-                    report.workers_joined += 1;
-                    if let Some(running) = running
-                        && !running.timed_out
-                    {
-                        self.stats.crashes += 1;
-                        self.log(Event::Crashed {
-                            id: running.id,
-                            attempt: running.attempt,
-                            worker,
-                            message: message.clone(),
-                        });
-                        self.finish(
-                            running.id,
-                            Err(TaskError::WorkerCrashed { message }),
-                            running.attempt,
-                        );
-                    }
-                }
-                Message::Submit { id, .. } => {
-                    self.finish(id, Err(TaskError::ShutDown), 0);
-                    report.unfinished += 1;
-                }
-                Message::Stats(reply) => {
-                    let _ = reply.send(self.current_stats());
-                }
-                Message::Shutdown { reply, .. } => {
-                    let _ = reply.send(report);
-                }
-            }
-        }
-        // Whoever is still running at the deadline is left behind: dropping a `JoinHandle`
-        // detaches the thread. Its task, if not settled yet, did not finish.
-        for (_, _thread, running) in left {
-            report.workers_abandoned += 1;
-            if let Some(running) = running
-                && !running.timed_out
-            {
-                self.finish(running.id, Err(TaskError::ShutDown), running.attempt);
-                report.unfinished += 1;
-            }
-        }
-        report
-    }
 }
 
 /// A pool of worker threads watched by a supervisor thread.
@@ -854,27 +531,16 @@ impl MonitoredPool {
     /// Starts `config.workers` workers and the supervisor.
     ///
     /// # Errors
-    /// [`PoolError::InvalidConfig`] for 0 workers, 0 attempts or a zero timeout;
+    /// [`PoolError::InvalidConfig`] for 0 workers;
     /// [`PoolError::Spawn`] if a thread cannot start.
     pub fn new(config: PoolConfig) -> Result<Self, PoolError> {
         if config.workers == 0 {
             return Err(PoolError::InvalidConfig("a pool needs a worker".into()));
         }
-        if config.max_attempts == 0 {
-            return Err(PoolError::InvalidConfig(
-                "max_attempts must be at least 1".into(),
-            ));
-        }
-        if config.timeout.is_zero() {
-            return Err(PoolError::InvalidConfig(
-                "a zero timeout would time out every task".into(),
-            ));
-        }
         let (inbox_tx, inbox) = crossbeam_channel::unbounded();
         let (outcomes_tx, outcomes) = crossbeam_channel::unbounded();
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut supervisor = Supervisor {
-            config,
             inbox_tx: inbox_tx.clone(),
             inbox,
             outcomes: outcomes_tx,
@@ -915,8 +581,7 @@ impl MonitoredPool {
         Ok(id)
     }
 
-    /// Where every task's one [`Outcome`] arrives, in the order they are settled. Clone it to
-    /// keep reading after [`shutdown`](Self::shutdown).
+    /// Where every task's one [`Outcome`] arrives, in the order they are settled.
     pub fn outcomes(&self) -> &Receiver<Outcome> {
         &self.outcomes
     }
@@ -944,39 +609,17 @@ impl MonitoredPool {
             RecvTimeoutError::Disconnected => PoolError::Closed,
         })
     }
-
-    /// Stops the pool and returns within `deadline`: see [`ShutdownReport`].
-    pub fn shutdown(mut self, deadline: Duration) -> ShutdownReport {
-        self.stop(deadline)
-    }
-
-    fn stop(&mut self, deadline: Duration) -> ShutdownReport {
-        let Some(supervisor) = self.supervisor.take() else {
-            return ShutdownReport::default();
-        };
-        let deadline = Instant::now() + deadline;
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        if self
-            .inbox
-            .send(Message::Shutdown { deadline, reply })
-            .is_err()
-        {
-            return ShutdownReport::default();
-        }
-        match answer.recv_deadline(deadline) {
-            Ok(report) => {
-                // It has sent its last message and is returning: this join is short.
-                let _ = supervisor.join();
-                report
-            }
-            // The supervisor is stuck: leave it behind rather than miss the deadline.
-            Err(_) => ShutdownReport::default(),
-        }
-    }
 }
 
 impl Drop for MonitoredPool {
+    /// Tells the supervisor to stop, and waits for it: it returns at once, closing the job
+    /// channels, and each worker ends after its current task. (l2-ex07 makes this a shutdown
+    /// that settles every task and keeps a deadline.)
     fn drop(&mut self) {
-        self.stop(DROP_DEADLINE);
+        if let Some(supervisor) = self.supervisor.take()
+            && self.inbox.send(Message::Shutdown).is_ok()
+        {
+            let _ = supervisor.join();
+        }
     }
 }

@@ -8,3 +8,5 @@ pub mod ex02_transferables;
 pub mod ex03_channel_pipeline;
 pub mod ex04_pool_size_benchmark;
 pub mod ex05_monitored_pool;
+pub mod ex06_pool_crashes;
+pub mod ex07_pool_timeouts;

@@ -1,19 +1,18 @@
-//! # Exercise l2-ex05: monitored pool
+//! # Exercise l2-ex05: monitored pool, 1: a supervisor and its workers
 //!
-//! **Goal.** Build a pool of 4 worker threads that is watched by a supervisor: each attempt at
-//! a task has a time limit counted from its **dispatch** (the moment a worker gets it, not
-//! when it was queued); a timed-out or crashed attempt is retried, at most 3 attempts in all;
-//! a task that panics kills its worker, is reported as `WorkerCrashed`, and the worker is
-//! replaced so that 4 remain; a hanging task is cancelled through its `CancellationToken`;
-//! every step is written to a structured log; and `shutdown(deadline)` returns within its
-//! deadline even if a task never stops. The Node exercise does this with `worker.on('error')`,
-//! `on('exit')`, `setTimeout` and `terminate()`, and gets it wrong twice: its timers start when
-//! a task is *queued*, so tasks waiting behind slow ones "time out" before they have run, and
-//! its crash handler re-creates the workers that `terminate()` ends, so it never exits. Rust
-//! cannot kill a thread, so the hang must be cooperative: it checks its token and returns.
+//! **Goal.** The first of three steps to the Node exercise's monitored pool (l2-ex06 adds
+//! crashed workers, l2-ex07 timeouts and a shutdown; each starts from this step's answer).
+//! Here, a pool of 4 worker threads with one owner: a supervisor thread that alone holds the
+//! queue, the list of workers and what each one runs. Nobody else touches that state: the
+//! pool's handle and the workers only send messages to the supervisor's inbox. Each worker has
+//! its own job channel, so the supervisor knows which worker runs which task, and hands a task
+//! only to an idle worker. Every task gets an id and exactly one [`Outcome`], and every step
+//! is written to a structured log. In Node the main thread plays the supervisor: its event
+//! loop hears `worker.on('message')`, and `worker.postMessage` is the job channel.
 //!
 //! Build it on std threads and crossbeam channels (not `shared::WorkerPool`, which already
-//! does much of this); `shared::CancellationToken` is yours to use.
+//! does much of this). [`MonitoredPool::new`], `submit`, `stats`, `events` and the pool's
+//! `Drop` are written for you: read them first, they show what the supervisor receives.
 //!
 //! **Check your attempt:** `cargo exercise check l2-ex05`
 //!
@@ -23,33 +22,25 @@
 //!   waits until its token is cancelled, then returns `Cancelled`; `Crash` panics; `Call` runs
 //!   its closure.
 //! - [`reference_tasks`] are the ten tasks of the Node exercise. With the course's `fib` 35, 36
-//!   and 37 they give 9,227,465, 14,930,352 and 24,157,817; the ten-task test uses `fib` 22,
-//!   23 and 24 (17,711, 28,657 and 46,368) and a 2 s limit, so that a debug build on a busy
-//!   2-core machine never comes near it. Ids are given by [`MonitoredPool::submit`]: 1, 2, 3...
-//!   in submission order. Task 3 gives 5, task 4 `DivByZero`, task 9 `Parse`, task 6
-//!   `Timeout` after exactly `max_attempts` attempts, task 7 `WorkerCrashed` after
-//!   `max_attempts` attempts; every id gets exactly one [`Outcome`], and nothing more arrives.
-//! - A task's own error (`DivByZero`, `Parse`, ...) is its answer and is not retried; a
-//!   timeout or a crash is, to the back of the queue, until `max_attempts` dispatches.
-//!   `Outcome::attempts` is how many times the task was dispatched.
-//! - Timeouts count from dispatch: on a pool of 1, quick tasks queued behind a hang wait longer
-//!   than the limit and still complete on their first attempt, while the hang times out.
-//!   Every [`Event::TimedOut`] is logged at least `timeout` after its [`Event::Dispatched`]
-//!   (the tests allow 5 ms of slack; stamping `Dispatched` with the very clock reading the
-//!   deadline is computed from needs none).
-//! - After crashes, [`MonitoredPool::stats`] shows `workers` live workers again and counts
-//!   every crash; the log has one [`Event::WorkerReplaced`] per crash.
-//! - [`MonitoredPool::shutdown`] gives every task still queued or running the outcome
-//!   `ShutDown`, cancels the running ones, joins the workers that stop, and returns by its
-//!   deadline even when a task ignores its token (that worker is left behind and counted).
-//! - A config with 0 workers, 0 attempts or a zero timeout is [`PoolError::InvalidConfig`].
+//!   and 37 they give 9,227,465, 14,930,352 and 24,157,817. This step's pool runs the eight
+//!   that neither hang nor crash (l2-ex06 runs the crash, l2-ex07 the hang), with `fib` 22, 23
+//!   and 24 (17,711, 28,657 and 46,368). Ids are given by [`MonitoredPool::submit`]: 1, 2,
+//!   3... in submission order. Every id gets exactly one [`Outcome`], and nothing more arrives.
+//! - A task's own error (`DivByZero`, `Parse`, ...) is its answer: logged as
+//!   [`Event::Failed`], never run again. `Outcome::attempts` is how many times the task was
+//!   dispatched: 1 here.
+//! - Tasks run on the workers (threads named `mon-worker-{id}`), never on the supervisor or
+//!   the caller, one at a time per worker: while every worker is busy, the other tasks wait
+//!   in the queue, and [`MonitoredPool::stats`] shows it.
+//! - The log has, for each task and in this order, [`Event::Submitted`], [`Event::Dispatched`]
+//!   (attempt 1, the worker that got it), then [`Event::Completed`] or [`Event::Failed`].
+//! - A config with 0 workers is [`PoolError::InvalidConfig`].
 //!
 //! **Hints:** `cargo exercise hint l2-ex05` shows one at a time, from the idea to the
 //! exact API to the documentation.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use shared::CancellationToken;
-use shared::testing::panic_message;
 use shared::workload::{checked_fib, fib};
 use std::collections::VecDeque;
 use std::fmt;
@@ -62,17 +53,11 @@ use thiserror::Error;
 /// A task's id, given by [`MonitoredPool::submit`]: 1, 2, 3... in submission order.
 pub type TaskId = u64;
 
-/// A worker's id: 0 to `workers - 1` at the start, then one new id per replacement.
+/// A worker's id: 0 to `workers - 1`.
 pub type WorkerId = usize;
 
 /// The Node exercise's pool size.
 pub const DEFAULT_WORKERS: usize = 4;
-
-/// The Node exercise's hang detection: 5 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One attempt and at most two retries, as in the Node solution.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// The Fibonacci inputs of the Node exercise's ten tasks.
 pub const COURSE_FIB: [u32; 3] = [35, 36, 37];
@@ -83,13 +68,10 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long [`Task::Hang`] waits between two looks at its token.
 const HANG_SLICE: Duration = Duration::from_millis(10);
 
-/// The deadline `Drop` gives a pool that was not shut down.
-const DROP_DEADLINE: Duration = Duration::from_secs(1);
-
 /// User code for [`Task::Call`]: it gets the attempt's token, which it may check.
 pub type CallFn = Arc<dyn Fn(&CancellationToken) -> Result<i64, TaskError> + Send + Sync>;
 
-/// A unit of work. `Clone`, so that a retry can run it again.
+/// A unit of work. `Clone`, so that a retry can run it again (l2-ex06).
 #[derive(Clone)]
 pub enum Task {
     /// `fib(n)`, the slow way: the CPU work.
@@ -139,12 +121,6 @@ pub enum TaskError {
     Overflow,
     #[error("the task saw its cancellation token and stopped")]
     Cancelled,
-    #[error("no attempt finished within {limit:?} of its dispatch")]
-    Timeout { limit: Duration },
-    #[error("the worker running the task crashed: {message}")]
-    WorkerCrashed { message: String },
-    #[error("the pool shut down before the task finished")]
-    ShutDown,
 }
 
 /// The one final word on a task.
@@ -152,7 +128,7 @@ pub enum TaskError {
 pub struct Outcome {
     pub id: TaskId,
     pub result: Result<i64, TaskError>,
-    /// How many times the task was dispatched to a worker (0 if it never was).
+    /// How many times the task was dispatched to a worker: 1 here (retries come in l2-ex06).
     pub attempts: u32,
 }
 
@@ -161,7 +137,7 @@ pub struct Outcome {
 pub enum Event {
     /// The supervisor queued the task.
     Submitted { id: TaskId },
-    /// A worker got the task: its time limit starts now.
+    /// A worker got the task.
     Dispatched {
         id: TaskId,
         attempt: u32,
@@ -173,30 +149,13 @@ pub enum Event {
         attempt: u32,
         worker: WorkerId,
     },
-    /// The attempt returned the task's own error, which is final.
+    /// The attempt returned the task's own error, which is its answer.
     Failed {
         id: TaskId,
         attempt: u32,
         worker: WorkerId,
         error: TaskError,
     },
-    /// The attempt overran its limit; its token was cancelled.
-    TimedOut {
-        id: TaskId,
-        attempt: u32,
-        worker: WorkerId,
-    },
-    /// The task went back to the queue for another attempt.
-    Retried { id: TaskId, next_attempt: u32 },
-    /// The attempt panicked and took its worker thread down.
-    Crashed {
-        id: TaskId,
-        attempt: u32,
-        worker: WorkerId,
-        message: String,
-    },
-    /// A new worker took the place of a dead one.
-    WorkerReplaced { crashed: WorkerId, by: WorkerId },
 }
 
 /// One line of the log: when, since the pool started, and what.
@@ -209,20 +168,14 @@ pub struct LogEntry {
 /// The pool's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {
-    /// How many workers the pool keeps alive.
+    /// How many workers the pool runs.
     pub workers: usize,
-    /// The time limit of one attempt, from its dispatch.
-    pub timeout: Duration,
-    /// The most dispatches of one task, the first included.
-    pub max_attempts: u32,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
         Self {
             workers: DEFAULT_WORKERS,
-            timeout: DEFAULT_TIMEOUT,
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
     }
 }
@@ -230,31 +183,14 @@ impl Default for PoolConfig {
 /// The pool's health, as the supervisor sees it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Worker threads that are running (a crashed one no longer counts).
+    /// Worker threads that are running.
     pub live_workers: usize,
-    /// Workers running an attempt, timed-out ones that have not returned yet included.
+    /// Workers running an attempt.
     pub busy_workers: usize,
     /// Tasks waiting for a worker.
     pub queued: usize,
     pub completed: u64,
     pub failed: u64,
-    pub timeouts: u64,
-    pub retries: u64,
-    pub crashes: u64,
-}
-
-/// What [`MonitoredPool::shutdown`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ShutdownReport {
-    /// Tasks that got the outcome `ShutDown`: queued ones, and running ones that had not
-    /// finished by the deadline or stopped because they were cancelled.
-    pub unfinished: usize,
-    /// Worker threads that ended and were joined.
-    pub workers_joined: usize,
-    /// Worker threads still running at the deadline, left behind (Rust cannot kill them).
-    pub workers_abandoned: usize,
-    /// Whether the supervisor answered by the deadline; if not, the other counts are 0.
-    pub answered: bool,
 }
 
 /// Why the pool could not start or answer.
@@ -329,40 +265,18 @@ enum Message {
         attempt: u32,
         result: Result<i64, TaskError>,
     },
-    Exited {
-        worker: WorkerId,
-        panicked: bool,
-    },
     Stats(Sender<PoolStats>),
-    Shutdown {
-        deadline: Instant,
-        reply: Sender<ShutdownReport>,
-    },
-}
-
-/// Owned by each worker thread; its `Drop` tells the supervisor the thread is ending, also
-/// when a task's panic unwinds it. That message is the Rust `worker.on('exit')`.
-#[derive(Debug)]
-struct ExitNotice {
-    worker: WorkerId,
-    inbox: Sender<Message>,
-}
-
-impl Drop for ExitNotice {
-    fn drop(&mut self) {
-        let _ = self.inbox.send(Message::Exited {
-            worker: self.worker,
-            panicked: thread::panicking(),
-        });
-    }
+    /// The pool's handle is going: stop supervising.
+    Shutdown,
 }
 
 /// A worker thread: runs the jobs the supervisor sends, reports each result, and ends when
-/// its job channel closes. A panicking task ends the thread; `ExitNotice` reports it.
+/// its job channel closes.
 fn work(worker: WorkerId, jobs: Receiver<Job>, inbox: Sender<Message>) {
-    // TODO: first create an ExitNotice for this worker (it must live until the thread ends),
-    // then for every job from `jobs`: run its task with its token, and send Message::Done with
-    // the worker, the id, the attempt and the result. No catch_unwind: a panic ends the thread.
+    // TODO: for every job from `jobs` (the loop ends when the supervisor closes the channel):
+    // run its task with its token, and send Message::Done with the worker, the id, the attempt
+    // and the result to `inbox`; stop if that send fails (the supervisor is gone). No
+    // catch_unwind: a panic ends the thread (l2-ex06 deals with that).
     todo!("l2-ex05: the worker loop: run each job and report its result")
 }
 
@@ -380,11 +294,6 @@ struct Pending {
 struct Running {
     id: TaskId,
     attempt: u32,
-    task: Task,
-    token: CancellationToken,
-    deadline: Instant,
-    /// Already settled by a timeout: whatever the worker reports is ignored.
-    timed_out: bool,
 }
 
 /// A worker as the supervisor knows it.
@@ -399,8 +308,7 @@ struct WorkerSlot {
 /// The only owner of the pool's state; runs on its own thread.
 #[derive(Debug)]
 struct Supervisor {
-    config: PoolConfig,
-    /// A sender into its own inbox, cloned for every new worker.
+    /// A sender into its own inbox, cloned for every worker.
     inbox_tx: Sender<Message>,
     inbox: Receiver<Message>,
     outcomes: Sender<Outcome>,
@@ -433,29 +341,26 @@ impl Supervisor {
     /// Starts one worker thread with a new id.
     fn start_worker(&mut self) -> Result<WorkerId, PoolError> {
         // TODO: take the next worker id, make a `bounded(1)` job channel, spawn a thread named
-        // `mon-worker-{id}` that runs `work` with a clone of `inbox_tx`, and push a WorkerSlot.
-        // A failed spawn is PoolError::Spawn.
+        // `mon-worker-{id}` that runs `work` with a clone of `inbox_tx`, and push a WorkerSlot
+        // (idle: nothing running). A failed spawn is PoolError::Spawn.
         todo!("l2-ex05: start one worker thread with its own job channel")
     }
 
-    /// The supervisor's loop: one message, or one deadline, at a time.
+    /// The supervisor's loop: one message at a time.
     fn run(mut self) {
-        // TODO: loop: wait for a message, but not past the earliest deadline of a running attempt
-        // that has not timed out (`recv_deadline`, or `recv` when nothing runs). Submit: log
-        // Submitted and queue it. Done: on_done. Exited: on_exited. Stats: reply current_stats.
-        // Shutdown: reply with shut_down's report and return. After each message or deadline:
-        // check_timeouts, then dispatch.
-        todo!("l2-ex05: the supervisor loop: messages, deadlines, dispatch")
+        // TODO: take the inbox's messages one at a time (`recv`). Submit: log Submitted and queue
+        // the task (no attempts yet). Done: on_done. Stats: reply with current_stats. Shutdown:
+        // return (dropping `self` closes every job channel). After each message: dispatch.
+        todo!("l2-ex05: the supervisor loop: one message at a time, then dispatch")
     }
 
-    /// Hands queued tasks to idle workers, oldest first. The time limit starts here.
+    /// Hands queued tasks to idle workers, oldest first.
     fn dispatch(&mut self) {
         // TODO: while a task is queued and a worker is idle (`running` is None): pop the oldest,
-        // make a new CancellationToken, `try_send` the Job (attempt = attempts + 1) to that worker,
-        // and record what it runs with deadline = dispatch time + timeout. Log Dispatched stamped
-        // with the same clock reading the deadline counts from (`log_at`). If the send fails, put
-        // the task back at the head of the queue and stop.
-        todo!("l2-ex05: hand queued tasks to idle workers; the time limit starts now")
+        // `try_send` its Job (attempt = attempts + 1, a new CancellationToken) to that worker,
+        // record what it runs, and log Dispatched. If the send fails, put the task back at the
+        // head of the queue and stop.
+        todo!("l2-ex05: hand queued tasks to idle workers, oldest first")
     }
 
     /// A worker finished an attempt.
@@ -466,34 +371,9 @@ impl Supervisor {
         attempt: u32,
         result: Result<i64, TaskError>,
     ) {
-        // TODO: free the worker. If its attempt had already timed out, nothing else. Otherwise log
-        // Completed or Failed, count it, and finish the task with this result: a task's own error
-        // is final, never retried.
+        // TODO: free the worker (take its `running`). Log Completed or Failed, count it in `stats`,
+        // and finish the task with this result: a task's own error is its answer, never retried.
         todo!("l2-ex05: settle the task a worker has finished")
-    }
-
-    /// A worker thread ended: during normal work that is a crash. Replace it.
-    fn on_exited(&mut self, worker: WorkerId, panicked: bool) {
-        // TODO: remove the worker and join its thread (its panic message comes from the payload).
-        // If it was running an attempt, count a crash and log Crashed. Start a replacement and log
-        // WorkerReplaced. Then, unless that attempt had already timed out, retry it or finish it
-        // with WorkerCrashed.
-        todo!("l2-ex05: report a crashed worker, replace it, retry or settle its task")
-    }
-
-    /// Cancels and settles every attempt whose deadline has passed.
-    fn check_timeouts(&mut self, now: Instant) {
-        // TODO: for every running attempt not yet timed out whose deadline is <= now: mark it timed
-        // out, cancel its token, count and log TimedOut, then retry it or finish it with Timeout.
-        // The worker stays busy until the task returns.
-        todo!("l2-ex05: cancel and settle every attempt past its deadline")
-    }
-
-    /// After a timeout or a crash: queue the task again, or give it its final outcome.
-    fn retry_or_finish(&mut self, id: TaskId, task: Task, attempt: u32, error: TaskError) {
-        // TODO: below max_attempts: count and log Retried with the next attempt number, and queue
-        // the task at the back. Otherwise finish it with the error.
-        todo!("l2-ex05: queue the task again, or give it its final outcome")
     }
 
     /// Sends a task's one final outcome.
@@ -518,17 +398,6 @@ impl Supervisor {
             ..self.stats
         }
     }
-
-    /// Ends the pool by `deadline`: queued tasks are settled as `ShutDown`, running ones are
-    /// cancelled, the workers are told to stop, and the ones that stop in time are joined.
-    fn shut_down(mut self, deadline: Instant) -> ShutdownReport {
-        // TODO: settle every queued task as ShutDown. Cancel every running attempt's token and drop
-        // every job sender (workers leave their loop). Until a little before `deadline`, handle
-        // Done (a value is kept, Cancelled becomes ShutDown), Exited (join the thread) and any
-        // other message. Whoever is still running then is left behind: count it, and settle its
-        // task as ShutDown. Count everything in the report.
-        todo!("l2-ex05: shut down by the deadline, settling every task once")
-    }
 }
 
 /// A pool of worker threads watched by a supervisor thread.
@@ -545,13 +414,42 @@ impl MonitoredPool {
     /// Starts `config.workers` workers and the supervisor.
     ///
     /// # Errors
-    /// [`PoolError::InvalidConfig`] for 0 workers, 0 attempts or a zero timeout;
+    /// [`PoolError::InvalidConfig`] for 0 workers;
     /// [`PoolError::Spawn`] if a thread cannot start.
     pub fn new(config: PoolConfig) -> Result<Self, PoolError> {
-        // TODO: refuse 0 workers, 0 attempts or a zero timeout with InvalidConfig. Make the inbox
-        // and the outcome channel, build the Supervisor, start its workers here (so that a failure
-        // is returned), then spawn a thread named "mon-supervisor" that runs it.
-        todo!("l2-ex05: check the config, start the workers and the supervisor")
+        if config.workers == 0 {
+            return Err(PoolError::InvalidConfig("a pool needs a worker".into()));
+        }
+        let (inbox_tx, inbox) = crossbeam_channel::unbounded();
+        let (outcomes_tx, outcomes) = crossbeam_channel::unbounded();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut supervisor = Supervisor {
+            inbox_tx: inbox_tx.clone(),
+            inbox,
+            outcomes: outcomes_tx,
+            log: Arc::clone(&log),
+            started: Instant::now(),
+            queue: VecDeque::new(),
+            workers: Vec::with_capacity(config.workers),
+            next_worker: 0,
+            stats: PoolStats::default(),
+        };
+        // Started here, so a failure is the caller's error. On failure, dropping
+        // `supervisor` closes the job channels and the workers already started end.
+        for _ in 0..config.workers {
+            supervisor.start_worker()?;
+        }
+        let supervisor = thread::Builder::new()
+            .name("mon-supervisor".to_owned())
+            .spawn(move || supervisor.run())
+            .map_err(|e| PoolError::Spawn(e.to_string()))?;
+        Ok(Self {
+            inbox: inbox_tx,
+            outcomes,
+            log,
+            next_id: AtomicU64::new(1),
+            supervisor: Some(supervisor),
+        })
     }
 
     /// Queues `task` and returns its id. Its [`Outcome`] arrives on [`outcomes`](Self::outcomes).
@@ -559,13 +457,14 @@ impl MonitoredPool {
     /// # Errors
     /// [`PoolError::Closed`] if the supervisor has ended.
     pub fn submit(&self, task: Task) -> Result<TaskId, PoolError> {
-        // TODO: take the next id (1, 2, 3...) and send Message::Submit; a closed inbox is
-        // PoolError::Closed.
-        todo!("l2-ex05: give the task an id and send it to the supervisor")
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inbox
+            .send(Message::Submit { id, task })
+            .map_err(|_| PoolError::Closed)?;
+        Ok(id)
     }
 
-    /// Where every task's one [`Outcome`] arrives, in the order they are settled. Clone it to
-    /// keep reading after [`shutdown`](Self::shutdown).
+    /// Where every task's one [`Outcome`] arrives, in the order they are settled.
     pub fn outcomes(&self) -> &Receiver<Outcome> {
         &self.outcomes
     }
@@ -593,23 +492,17 @@ impl MonitoredPool {
             RecvTimeoutError::Disconnected => PoolError::Closed,
         })
     }
-
-    /// Stops the pool and returns within `deadline`: see [`ShutdownReport`].
-    pub fn shutdown(mut self, deadline: Duration) -> ShutdownReport {
-        self.stop(deadline)
-    }
-
-    fn stop(&mut self, deadline: Duration) -> ShutdownReport {
-        // TODO: take the supervisor's handle (gone: a default report). Send Message::Shutdown with
-        // the absolute deadline and a reply channel, and wait for the report no later than the
-        // deadline (`recv_deadline`); then join the supervisor. No report in time: leave it behind
-        // and return a default report, whose `answered` is false.
-        todo!("l2-ex05: ask the supervisor to shut down, waiting no longer than the deadline")
-    }
 }
 
 impl Drop for MonitoredPool {
+    /// Tells the supervisor to stop, and waits for it: it returns at once, closing the job
+    /// channels, and each worker ends after its current task. (l2-ex07 makes this a shutdown
+    /// that settles every task and keeps a deadline.)
     fn drop(&mut self) {
-        self.stop(DROP_DEADLINE);
+        if let Some(supervisor) = self.supervisor.take()
+            && self.inbox.send(Message::Shutdown).is_ok()
+        {
+            let _ = supervisor.join();
+        }
     }
 }
