@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
         alloc::is_installed(),
         "the counting allocator is not installed"
     );
-    let builders: [(&str, fn() -> Vec<Vec<u32>>); 3] = [
+    let builders: [Builder; 3] = [
         ("Vec::new() + push", grown),
         ("Vec::with_capacity + push", preallocated),
         ("collect() from a range", collected),
@@ -85,6 +85,10 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The rows a builder makes, and a builder with its label.
+type Rows = Vec<Vec<u32>>;
+type Builder = (&'static str, fn() -> Rows);
+
 /// The value pushed at position `i` of row `row`.
 fn value(row: usize, i: usize) -> u32 {
     (row * ROW_LEN + i) as u32 ^ 0x9e37_79b9
@@ -92,7 +96,7 @@ fn value(row: usize, i: usize) -> u32 {
 
 /// Rows built one `push` at a time into a `Vec` that starts empty: each row grows as it goes.
 /// (The outer `Vec` is preallocated in all three builders: the rows are the lesson.)
-fn grown() -> Vec<Vec<u32>> {
+fn grown() -> Rows {
     let mut rows = Vec::with_capacity(ROWS);
     for row in 0..ROWS {
         let mut v = Vec::new();
@@ -105,7 +109,7 @@ fn grown() -> Vec<Vec<u32>> {
 }
 
 /// The same pushes into rows that have room for all of them from the start.
-fn preallocated() -> Vec<Vec<u32>> {
+fn preallocated() -> Rows {
     let mut rows = Vec::with_capacity(ROWS);
     for row in 0..ROWS {
         let mut v = Vec::with_capacity(ROW_LEN);
@@ -119,7 +123,7 @@ fn preallocated() -> Vec<Vec<u32>> {
 
 /// The same rows from `collect`: a `Range` mapped is an iterator of known length, so `collect`
 /// allocates each row once, at its final size.
-fn collected() -> Vec<Vec<u32>> {
+fn collected() -> Rows {
     (0..ROWS)
         .map(|row| (0..ROW_LEN).map(|i| value(row, black_box(i))).collect())
         .collect()
