@@ -27,6 +27,7 @@ const CHILD_DEADLINE: Duration = Duration::from_millis(300);
 const COUNT_LIMIT: u64 = 100_000;
 
 fn main() -> anyhow::Result<ExitCode> {
+    // `ExitCode` is the status the process ends with: 0 success, 2 bad usage (guide 03).
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         [] => {}

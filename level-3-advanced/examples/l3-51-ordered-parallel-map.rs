@@ -90,6 +90,7 @@ fn work(i: u64) -> u64 {
 /// when it reaches that item: the same place a sequential `map` would panic.
 #[derive(Debug)]
 struct OrderedParallelMap<I: Iterator, R> {
+    /// `fuse`d: once the input has said `None`, it is never asked again.
     input: Fuse<I>,
     /// `None` once dropping has begun: closing it tells the workers to stop.
     jobs: Option<Sender<(u64, I::Item)>>,
