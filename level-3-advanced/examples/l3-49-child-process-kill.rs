@@ -13,12 +13,13 @@
 //! Expect: what each child says, then `result: the runaway child process was killed and reaped
 //! (signal 9); the counting child answered 9592 through its stdout`.
 
-use anyhow::{Context, bail};
-use crossbeam_channel::RecvTimeoutError;
-use shared::testing::TIMEOUT;
+use anyhow::{Context, anyhow, bail};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use shared::testing::{TIMEOUT, join_within};
 use shared::workload::count_primes;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// How long the runaway child may run before it is killed.
@@ -75,7 +76,7 @@ fn main() -> anyhow::Result<ExitCode> {
 /// The runaway child: started, given `CHILD_DEADLINE`, killed, reaped.
 fn runaway_child() -> anyhow::Result<ExitStatus> {
     let mut child = ChildGuard::spawn(&["--child-spin"])?;
-    let lines = child.lines()?;
+    let (lines, reader) = child.lines()?;
     let pid = child.0.id();
     let ready = lines
         .recv_timeout(TIMEOUT)
@@ -88,14 +89,16 @@ fn runaway_child() -> anyhow::Result<ExitStatus> {
     }
     println!("[main] child {pid} passed its deadline of {CHILD_DEADLINE:?}: kill, then wait");
     child.0.kill().context("could not kill the child")?;
-    child.0.wait().context("could not reap the child")
+    let status = child.0.wait().context("could not reap the child")?;
+    join_within(reader, TIMEOUT, "the stdout reader").map_err(|_| anyhow!("it panicked"))?;
+    Ok(status)
 }
 
 /// The well-behaved child: it computes, prints its answer as a line, and exits.
 fn counting_child() -> anyhow::Result<(u64, ExitStatus)> {
     let mut child = ChildGuard::spawn(&["--child-count", &COUNT_LIMIT.to_string()])?;
-    let answer = child
-        .lines()?
+    let (lines, reader) = child.lines()?;
+    let answer = lines
         .recv_timeout(TIMEOUT)
         .context("the child gave no answer")?;
     println!("[main] child {} says: {answer}", child.0.id());
@@ -104,7 +107,9 @@ fn counting_child() -> anyhow::Result<(u64, ExitStatus)> {
         .next()
         .and_then(|n| n.parse().ok())
         .with_context(|| format!("the child's answer {answer:?} does not end in a number"))?;
-    Ok((count, child.0.wait().context("could not reap the child")?))
+    let status = child.0.wait().context("could not reap the child")?;
+    join_within(reader, TIMEOUT, "the stdout reader").map_err(|_| anyhow!("it panicked"))?;
+    Ok((count, status))
 }
 
 /// A child process that is killed and reaped however this scope is left: on success, on an
@@ -128,14 +133,15 @@ impl ChildGuard {
     /// A thread that forwards the child's stdout, line by line, to a channel. The channel
     /// disconnects when the child's stdout closes, which is when the child has exited: so a
     /// timed receive waits for "a line, or the child's end, or the deadline", without polling.
-    fn lines(&mut self) -> anyhow::Result<crossbeam_channel::Receiver<String>> {
+    /// The thread ends with the child's stdout; `join_within` checks that it did.
+    fn lines(&mut self) -> anyhow::Result<(Receiver<String>, JoinHandle<()>)> {
         let stdout = self
             .0
             .stdout
             .take()
             .context("the child's stdout was not piped")?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        std::thread::Builder::new()
+        let reader = std::thread::Builder::new()
             .name("child-stdout".into())
             .spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -145,7 +151,7 @@ impl ChildGuard {
                 }
             })
             .context("could not spawn the child's stdout reader")?;
-        Ok(rx)
+        Ok((rx, reader))
     }
 }
 
