@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Smoke test of lesson l3-58's real signal handling: start the built example in `--serve`
+# Smoke test of lesson l3-36's real signal handling: start the built example in `--serve`
 # mode, check its endpoints over loopback, send it SIGTERM, and check that it drains and
 # exits with status 0. (The job-duration histogram, cumulative with +Inf = _count, is lesson
-# l3-54's, which checks it itself.)
+# l3-32's, which checks it itself.)
 #
 # Usage:
-#   level-3-advanced/scripts/sigterm-smoke.sh target/release/examples/l3-58-serve-until-sigterm
+#   level-3-advanced/scripts/sigterm-smoke.sh target/release/examples/l3-36-serve-until-sigterm
 #
 # Builds nothing: pass the path of an already built example binary. Uses curl when it is
 # installed, bash's /dev/tcp otherwise. Prints PASS or FAIL; exits non-zero on failure. The
@@ -18,7 +18,7 @@ EXIT_TIMEOUT=30
 
 bin=${1:-}
 if [[ -z $bin || ! -x $bin ]]; then
-    echo "usage: $0 PATH-TO-BUILT-l3-58-serve-until-sigterm" >&2
+    echo "usage: $0 PATH-TO-BUILT-l3-36-serve-until-sigterm" >&2
     echo "FAIL: ${bin:-no path given} is not an executable file" >&2
     exit 2
 fi

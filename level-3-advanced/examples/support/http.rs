@@ -1,5 +1,5 @@
 //! Lesson support, not a lesson (cargo builds only `examples/*.rs` as examples): the tiny
-//! loopback HTTP server and client of lessons l3-55 and l3-58, which include it with
+//! loopback HTTP server and client of lessons l3-33 and l3-36, which include it with
 //! `#[path = "support/http.rs"] mod http;`. Enough HTTP/1.1 for health probes and a metrics
 //! scraper, which send one small `GET` per connection: requests are answered one at a time, on
 //! the thread that calls [`serve`].

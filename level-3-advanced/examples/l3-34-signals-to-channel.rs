@@ -1,4 +1,4 @@
-//! # Lesson l3-56: catching SIGTERM and SIGINT as channel messages
+//! # Lesson l3-34: catching SIGTERM and SIGINT as channel messages
 //!
 //! Replaces the Node course's `process.on('SIGTERM', ...)` handler. Shows: the signal thread.
 //! A signal handler may only do async-signal-safe things (no locks, no allocation, no
@@ -6,10 +6,10 @@
 //! act on it. New here: the `signal-hook` crate. `signal_hook::iterator::Signals` installs
 //! handlers for the signals named, and its `forever()` is an iterator of the signals received,
 //! on a thread of our own; each becomes a message on a channel, which `main` can wait on (and
-//! `select!` on, beside its other work: lesson l3-57). The lesson raises the signals on itself
+//! `select!` on, beside its other work: lesson l3-35). The lesson raises the signals on itself
 //! with `signal_hook::low_level::raise`, as `kill -TERM <pid>` or Ctrl-C would send them.
 //!
-//! Run: `cargo run --release --example l3-56-signals-to-channel`
+//! Run: `cargo run --release --example l3-34-signals-to-channel`
 //!
 //! Expect: `[signals] received SIGTERM`, `[signals] received SIGINT`, then `result: SIGTERM and
 //! SIGINT arrived as channel messages, in order; the signal thread ended on close`.

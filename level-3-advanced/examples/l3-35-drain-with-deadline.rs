@@ -1,4 +1,4 @@
-//! # Lesson l3-57: draining a pool within a deadline, and the exit status it earns
+//! # Lesson l3-35: draining a pool within a deadline, and the exit status it earns
 //!
 //! Replaces the Node course's 30 s shutdown cap, which ends in `process.exit(0)` whatever
 //! happened. Shows: a drain. The pool takes no new jobs (`close`), queued and running jobs
@@ -9,7 +9,7 @@
 //! `TaskContext`. Exit status 0 only for a complete drain, 1 otherwise. First what goes wrong
 //! (a job slower than the deadline), then a drain that completes.
 //!
-//! Run: `cargo run --release --example l3-57-drain-with-deadline`
+//! Run: `cargo run --release --example l3-35-drain-with-deadline`
 //!
 //! Expect: the missed drain (`the drain deadline passed with 2 jobs queued and 1 running`, exit
 //! status 1 in a real service), the complete one, then `result: missed drain left 2 queued and

@@ -1,13 +1,13 @@
-//! # Lesson l3-51: an ordered parallel map is an `Iterator` with a window
+//! # Lesson l3-29: an ordered parallel map is an `Iterator` with a window
 //!
 //! Replaces Node's async iterators and `highWaterMark`: in Rust a stream is an `Iterator`,
 //! lazy, pulled one value at a time. Shows: `OrderedParallelMap` computes `input.map(f)` on
 //! worker threads, keeps at most `W` items in flight (read and not yet handed on: counted and
 //! asserted), and yields results in input order however the workers finish (the naive way,
-//! lesson l3-50, does neither). It is an `Iterator`, so `take(5)` stops it early, and dropping
+//! lesson l3-28, does neither). It is an `Iterator`, so `take(5)` stops it early, and dropping
 //! it ends its worker threads.
 //!
-//! Run: `cargo run --release --example l3-51-ordered-parallel-map`
+//! Run: `cargo run --release --example l3-29-ordered-parallel-map`
 //!
 //! Expect: the in-flight counts, a time ratio (printed, never asserted), then `result: 2000
 //! items in input order with at most 8 in flight; take(5) from an endless input read N items

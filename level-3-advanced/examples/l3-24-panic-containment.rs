@@ -1,4 +1,4 @@
-//! # Lesson l3-46: containing a panic per job with `catch_unwind`
+//! # Lesson l3-24: containing a panic per job with `catch_unwind`
 //!
 //! Replaces the Node course's claim that each worker's own V8 isolate keeps a bad worker from
 //! harming the rest. Rust threads share one address space: safe Rust keeps them from corrupting
@@ -6,9 +6,9 @@
 //! panics on a bad input. On a bare thread the panic ends the thread and the jobs after it never
 //! run; with `std::panic::catch_unwind` around each job, the panic becomes that job's error and
 //! the rest run. (An abort, a stack overflow or running out of memory is not a panic:
-//! `catch_unwind` cannot contain those; only a process boundary can, lesson l3-49.)
+//! `catch_unwind` cannot contain those; only a process boundary can, lesson l3-27.)
 //!
-//! Run: `cargo run --release --example l3-46-panic-containment`
+//! Run: `cargo run --release --example l3-24-panic-containment`
 //!
 //! Expect: `[panic hook]` lines on stderr for the panics caused on purpose, then `result: panic
 //! contained (2 of 5 jobs ran without containment, all 5 with it, 1 reported)`.

@@ -1,14 +1,14 @@
-//! # Lesson l3-49: a child process can be killed; a thread cannot
+//! # Lesson l3-27: a child process can be killed; a thread cannot
 //!
 //! Replaces the Node course's `worker.terminate()` and `resourceLimits` isolation. A rogue job
-//! on a thread cannot be stopped (lesson l3-48); the same job in a child process can. Shows:
+//! on a thread cannot be stopped (lesson l3-26); the same job in a child process can. Shows:
 //! this same binary started again with a hidden `--child-spin` argument runs a job that checks
 //! nothing; at its deadline the parent kills it with `Child::kill` (SIGKILL on Unix) and reaps
 //! it with `wait`. A well-behaved child (`--child-count N`) shows how an answer comes back:
 //! through a pipe, as text. A child can also get operating-system limits no thread can have
 //! (`rlimit`s, cgroups, seccomp, another user): see guide 04.
 //!
-//! Run: `cargo run --release --example l3-49-child-process-kill`
+//! Run: `cargo run --release --example l3-27-child-process-kill`
 //!
 //! Expect: what each child says, then `result: the runaway child process was killed and reaped
 //! (signal 9); the counting child answered 9592 through its stdout`.

@@ -1,4 +1,4 @@
-//! # Lesson l3-53: configuration from the environment, refused clearly
+//! # Lesson l3-31: configuration from the environment, refused clearly
 //!
 //! Replaces the Node course's `process.env.WORKER_THREADS || os.cpus().length`, which turns a
 //! typo into `NaN` threads. Shows: `WORKER_THREADS`, `DRAIN_DEADLINE_MS` and `PORT` read with
@@ -6,9 +6,9 @@
 //! variable and what is wrong, before anything starts. The lookup is a function parameter, so
 //! the lesson can feed in a fake environment: four bad values, each refused. Then this run's
 //! real environment is read; a bad value there is a one-line error and exit status 2 (try
-//! `WORKER_THREADS=0 cargo run --release --example l3-53-config-from-env`).
+//! `WORKER_THREADS=0 cargo run --release --example l3-31-config-from-env`).
 //!
-//! Run: `cargo run --release --example l3-53-config-from-env`
+//! Run: `cargo run --release --example l3-31-config-from-env`
 //!
 //! Expect: this run's configuration, the four refusals, then `result: 4 bad values refused,
 //! each naming its variable; this run: WORKER_THREADS=N DRAIN_DEADLINE_MS=10000 PORT=0`.

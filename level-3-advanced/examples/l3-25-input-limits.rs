@@ -1,4 +1,4 @@
-//! # Lesson l3-47: refusing oversized input before any work
+//! # Lesson l3-25: refusing oversized input before any work
 //!
 //! Replaces the Node course's `resourceLimits`, which caps a worker's heap: a Rust thread has
 //! no memory cap, so a job that must not fill memory checks its input's size itself. Shows: a
@@ -6,7 +6,7 @@
 //! `Read::take`, so that an endless input stream is cut off after the limit instead of filling
 //! memory.
 //!
-//! Run: `cargo run --release --example l3-47-input-limits`
+//! Run: `cargo run --release --example l3-25-input-limits`
 //!
 //! Expect: each input's outcome, then `result: 2 oversized inputs refused before any work; a
 //! stream of exactly 65536 bytes accepted`.

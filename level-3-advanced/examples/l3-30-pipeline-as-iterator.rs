@@ -1,4 +1,4 @@
-//! # Lesson l3-52: a pipeline of threads, consumed as an iterator
+//! # Lesson l3-30: a pipeline of threads, consumed as an iterator
 //!
 //! Replaces Node's `stream.pipeline` and `highWaterMark`. Threads join a stream through
 //! channels, and a *bounded* channel is the high-water mark: a stage that runs ahead blocks
@@ -10,7 +10,7 @@
 //! next (asserted). Either way, when the consumer stops, every stage thread ends (asserted by
 //! joining within a deadline).
 //!
-//! Run: `cargo run --release --example l3-52-pipeline-as-iterator`
+//! Run: `cargo run --release --example l3-30-pipeline-as-iterator`
 //!
 //! Expect: each stage's counts in both runs, then `result: 50 primes from an endless source;
 //! unbounded source ran N ahead, bounded at most 4 ahead per stage; every stage thread ended

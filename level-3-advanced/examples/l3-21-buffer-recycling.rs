@@ -1,4 +1,4 @@
-//! # Lesson l3-43: recycling buffers instead of allocating one per task
+//! # Lesson l3-21: recycling buffers instead of allocating one per task
 //!
 //! Replaces the Node course's memory advice "reuse buffers" (and its leak detector sampling
 //! `process.memoryUsage()`). Rust has no garbage collector: a value is freed when its owner
@@ -7,9 +7,9 @@
 //! buffer per task costs one allocation and one free per task (the free on another thread);
 //! recycling sends each used buffer back over a second channel to the reader, which refills
 //! it: at most 7 buffers (one for every place a buffer can be at once), however many tasks.
-//! The counts come from `shared::alloc::CountingAllocator` (lesson l3-41).
+//! The counts come from `shared::alloc::CountingAllocator` (lesson l3-19).
 //!
-//! Run: `cargo run --release --example l3-43-buffer-recycling` (a debug build's times say little)
+//! Run: `cargo run --release --example l3-21-buffer-recycling` (a debug build's times say little)
 //!
 //! Expect: each way's counts (exact, asserted) and a time ratio, the best of 5 interleaved
 //! rounds (printed, never asserted), then `result: 1024 tasks: 1024 buffer allocations per-task

@@ -1,4 +1,4 @@
-//! # Lesson l3-40: a full queue says no
+//! # Lesson l3-18: a full queue says no
 //!
 //! Replaces: nothing in the Node course, whose nearest material is a ring that *skips a tick*
 //! when full and a queue cap that throws away the oldest tasks. In Node, `postMessage` never
@@ -10,7 +10,7 @@
 //! `send_timeout` gives up after its wait; `shared::WorkerPool`'s queue is bounded too, and
 //! `try_execute` hands the task back, so the caller runs it itself ("caller runs").
 //!
-//! Run: `cargo run --release --example l3-40-full-queue-says-no`
+//! Run: `cargo run --release --example l3-18-full-queue-says-no`
 //!
 //! Expect: the refused values, the tasks queued and run by the caller, then `result: try_send
 //! handed back item 4; pool ran 2 tasks, the caller 3`.

@@ -1,4 +1,4 @@
-//! # Lesson l3-54: a Prometheus histogram, cumulative and consistent
+//! # Lesson l3-32: a Prometheus histogram, cumulative and consistent
 //!
 //! Replaces the Node course's metrics collector and histogram, which is malformed: its buckets
 //! are not cumulative and its `+Inf` bucket is never counted. Shows: a histogram that worker
@@ -7,7 +7,7 @@
 //! line is cumulative, and the `+Inf` line and `_count` are the same sum of one snapshot, so
 //! they cannot disagree. The exposition is then parsed back and checked, as a scraper would.
 //!
-//! Run: `cargo run --release --example l3-54-prometheus-histogram`
+//! Run: `cargo run --release --example l3-32-prometheus-histogram`
 //!
 //! Expect: the exposition text, then `result: 4000 observations from 4 threads; buckets
 //! cumulative, +Inf = _count = 4000; sum 4855 s`.

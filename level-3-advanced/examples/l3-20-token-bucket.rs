@@ -1,4 +1,4 @@
-//! # Lesson l3-42: rate limiting with a token bucket
+//! # Lesson l3-20: rate limiting with a token bucket
 //!
 //! Replaces: nothing in the Node course, which has no rate limiter; in Node one would reach for
 //! a package such as `limiter`. Shows: a token bucket. Tokens refill with elapsed time, up to a
@@ -6,7 +6,7 @@
 //! the counts are exact), then shared by 4 threads in a `Mutex` on the real clock, where what
 //! is admitted stays within burst + rate x time.
 //!
-//! Run: `cargo run --release --example l3-42-token-bucket`
+//! Run: `cargo run --release --example l3-20-token-bucket`
 //!
 //! Expect: the admitted counts at each fake time, each client's count on the real clock, then
 //! `result: token bucket admitted 25 of 75 on the fake clock and N (at most M) on the real one`.

@@ -1,15 +1,15 @@
-//! # Lesson l3-58: a service that serves until SIGTERM, then drains
+//! # Lesson l3-36: a service that serves until SIGTERM, then drains
 //!
 //! Replaces the Node course's production pool: `process.on('SIGTERM')`, a `/health` route, a
 //! metrics endpoint, and a shutdown cap that ends in `process.exit(0)` whatever happened.
-//! Shows: lessons l3-55 to l3-57 put together. A `WorkerPool` runs jobs; an HTTP thread (the
+//! Shows: lessons l3-33 to l3-35 put together. A `WorkerPool` runs jobs; an HTTP thread (the
 //! server of `examples/support/http.rs`) answers `/healthz`, `/readyz` and `/metrics`; the first
 //! SIGTERM or SIGINT starts the drain: readiness goes to 503, the intake closes, the accepted
 //! jobs finish within the deadline, and the exit status says whether they did (0) or not (1).
 //! Without arguments, a demo: the endpoints checked, then SIGTERM raised on itself. With
 //! `--serve`, it serves until a real SIGTERM or Ctrl-C (`scripts/sigterm-smoke.sh` sends one).
 //!
-//! Run: `cargo run --release --example l3-58-serve-until-sigterm` (add `-- --serve`, then try
+//! Run: `cargo run --release --example l3-36-serve-until-sigterm` (add `-- --serve`, then try
 //! `curl http://127.0.0.1:PORT/metrics` from another terminal, then Ctrl-C).
 //!
 //! Expect (demo): `result: 24 jobs done after SIGTERM, drain complete, exit status 0; /healthz
@@ -48,7 +48,7 @@ const JOB_SPAN: u64 = 100_000;
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn run(serve: bool) -> anyhow::Result<ExitCode> {
-    // Signals first (lesson l3-56): from here on, SIGTERM and SIGINT do not end the process.
+    // Signals first (lesson l3-34): from here on, SIGTERM and SIGINT do not end the process.
     // This thread has nothing else to do until one comes, so it reads them itself.
     let mut signals = Signals::new([SIGTERM, SIGINT]).context("no signal handlers")?;
     let service = Arc::new(Service::new()?);
@@ -75,7 +75,7 @@ fn run(serve: bool) -> anyhow::Result<ExitCode> {
     let name = signal_name(signal).unwrap_or("a signal");
     println!("[main] received {name}");
 
-    // The drain: not ready, no new jobs, then wait (lesson l3-57) for the ones accepted.
+    // The drain: not ready, no new jobs, then wait (lesson l3-35) for the ones accepted.
     service.ready.store(false, Relaxed);
     service.pool.close();
     let m = service.pool.metrics();
@@ -153,8 +153,8 @@ impl Service {
         self.pool.submit(job).map(drop).map_err(|e| anyhow!("{e}"))
     }
 
-    /// The routes: the probes of lesson l3-55, and the pool's numbers in Prometheus's text
-    /// format (lesson l3-54 adds a histogram).
+    /// The routes: the probes of lesson l3-33, and the pool's numbers in Prometheus's text
+    /// format (lesson l3-32 adds a histogram).
     fn route(&self, method: &str, path: &str) -> (u16, String) {
         let ready = self.ready.load(Relaxed);
         match (method, path) {
@@ -180,7 +180,7 @@ impl Service {
     }
 }
 
-/// Waits for the closed pool to finish, for at most DEADLINE (lesson l3-57): true if it did.
+/// Waits for the closed pool to finish, for at most DEADLINE (lesson l3-35): true if it did.
 /// Past the deadline, the jobs left are stopped, and the process exits with status 1.
 fn drain(service: &Arc<Service>) -> anyhow::Result<bool> {
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);

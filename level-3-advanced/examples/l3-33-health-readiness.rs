@@ -1,4 +1,4 @@
-//! # Lesson l3-55: liveness and readiness over HTTP
+//! # Lesson l3-33: liveness and readiness over HTTP
 //!
 //! Replaces the Node course's `/health` route. Shows: the two probes a load balancer or
 //! Kubernetes asks. `GET /healthz` is liveness: 200 while the process can answer (a failure
@@ -6,9 +6,9 @@
 //! work, so that no more traffic is sent to it while it drains, and 200 before. The readiness
 //! flag is an `AtomicBool` the routes read. The server is a tiny loopback HTTP server on one
 //! thread (std `TcpListener`), kept in the lesson-support file `examples/support/http.rs`,
-//! which lesson l3-58 uses too; this lesson's part is the routes.
+//! which lesson l3-36 uses too; this lesson's part is the routes.
 //!
-//! Run: `cargo run --release --example l3-55-health-readiness`
+//! Run: `cargo run --release --example l3-33-health-readiness`
 //!
 //! Expect: `listening on 127.0.0.1:PORT`, each request's status, then `result: /healthz 200,
 //! /readyz 200 then 503 while draining, /healthz still 200; unknown path 404, POST 405`.

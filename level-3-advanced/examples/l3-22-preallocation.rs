@@ -1,12 +1,12 @@
-//! # Lesson l3-44: preallocation: `Vec::with_capacity` against growing
+//! # Lesson l3-22: preallocation: `Vec::with_capacity` against growing
 //!
 //! Replaces the Node course's "GC tuning" advice: Rust has no collector to tune, but every
 //! growing `Vec` asks the allocator again. Shows: 16,384 rows of 256 values, each built by
 //! pushing into `Vec::new()`, grow step by step, each step a reallocation that may copy the row
 //! so far; `Vec::with_capacity` (and `collect` from an iterator of known length) allocates each
-//! row once. Counted by `shared::alloc::CountingAllocator` (lesson l3-41) on this thread.
+//! row once. Counted by `shared::alloc::CountingAllocator` (lesson l3-19) on this thread.
 //!
-//! Run: `cargo run --release --example l3-44-preallocation` (a debug build's times say little)
+//! Run: `cargo run --release --example l3-22-preallocation` (a debug build's times say little)
 //!
 //! Expect: each builder's allocation counts (exact, asserted) and time ratios, best of 5
 //! rounds (printed, never asserted), then `result: 16384 rows: 98304 reallocations grown vs 0

@@ -1,12 +1,12 @@
-//! # Lesson l3-50: the naive parallel map reads everything, and answers out of order
+//! # Lesson l3-28: the naive parallel map reads everything, and answers out of order
 //!
 //! Replaces Node's streams and async iterators (`for await (const chunk of stream)`), which the
 //! Node course lists and never builds, and its habit of posting every task to the workers at
 //! once. Shows: sending every item to the workers at once reads the whole input before the
 //! first result is used, and the results come back in completion order, not input order. (The
-//! fix, an ordered map with a window, is lesson l3-51.)
+//! fix, an ordered map with a window, is lesson l3-29.)
 //!
-//! Run: `cargo run --release --example l3-50-naive-parallel-map`
+//! Run: `cargo run --release --example l3-28-naive-parallel-map`
 //!
 //! Expect: how many items were in flight and how many results arrived out of place, then
 //! `result: 2000 items, all 2000 in flight before the first result was used; N arrived out of

@@ -1,7 +1,7 @@
-//! # Lesson l3-60: Amdahl's law and the Karp-Flatt metric, fitted to a measurement
+//! # Lesson l3-38: Amdahl's law and the Karp-Flatt metric, fitted to a measurement
 //!
 //! Replaces the Node course's "the ideal speedup is the number of cores". Shows: what a scaling
-//! measurement (taken as in lesson l3-59) says about the program. The **Karp-Flatt metric**
+//! measurement (taken as in lesson l3-37) says about the program. The **Karp-Flatt metric**
 //! `e(p) = (1/S - 1/p) / (1 - 1/p)` is the serial fraction that would explain the speedup `S`
 //! measured on `p` threads: constant over `p`, a true serial part; growing with `p`, overhead
 //! that grows with the thread count (spawning, imbalance, shared caches). An **Amdahl fit**
@@ -10,7 +10,7 @@
 //! **Oversubscription**: 4 threads on a 2-core machine are capped near 2x, and their `e` jumps:
 //! not serial code, just no cores left. That is why the fit uses `min(p, cores)`.
 //!
-//! Run: `cargo run --release --example l3-60-amdahl-fit`
+//! Run: `cargo run --release --example l3-38-amdahl-fit`
 //!
 //! Expect: a table of measured and predicted speedups with `e`, then `result: serial fraction
 //! s = N by least squares over 2..=N threads; Amdahl allows at most Nx however many cores
@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The speedup on each thread count against the sequential kernel, answers checked first,
-/// each time the best of ROUNDS interleaved rounds after a warm-up (lesson l3-59).
+/// each time the best of ROUNDS interleaved rounds after a warm-up (lesson l3-37).
 fn measure_speedups(threads: &[usize]) -> Vec<(usize, f64)> {
     let expected = count_primes(0..LIMIT); // also the warm-up
     let mut best = vec![Duration::MAX; threads.len() + 1];

@@ -1,4 +1,4 @@
-//! # Lesson l3-45: false sharing, and `CachePadded`
+//! # Lesson l3-23: false sharing, and `CachePadded`
 //!
 //! Replaces: nothing in the Node course (a `SharedArrayBuffer`'s layout is left to chance).
 //! Shows: two threads each increment their *own* counter. When the two counters sit in one
@@ -9,7 +9,7 @@
 //! a cache line (128 bytes on x86-64, where the hardware fetches lines in adjacent pairs), so
 //! that no other value shares its line. Guide 06 explains cache lines.
 //!
-//! Run: `cargo run --release --example l3-45-false-sharing` (a debug build's times say little)
+//! Run: `cargo run --release --example l3-23-false-sharing` (a debug build's times say little)
 //!
 //! Expect: the two layouts' distances, a time ratio, best of 5 interleaved rounds (printed,
 //! never asserted: it needs the two threads on two cores at the same moment; a busy machine, or

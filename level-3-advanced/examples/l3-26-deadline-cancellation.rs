@@ -1,13 +1,13 @@
-//! # Lesson l3-48: a deadline on a thread is only a request
+//! # Lesson l3-26: a deadline on a thread is only a request
 //!
 //! Replaces the Node course's claim that `worker.terminate()` can stop anything. No API stops a
 //! Rust thread from outside: a deadline can only *ask* the work to stop. Shows: jobs run under
 //! a deadline. At the deadline the watchdog cancels the job's `shared::CancellationToken`; a
 //! cooperative job, which checks the token between blocks of work, stops; a rogue job that
 //! checks nothing keeps running, and all the watchdog can do is leave its thread behind.
-//! (A child process can be killed: lesson l3-49.)
+//! (A child process can be killed: lesson l3-27.)
 //!
-//! Run: `cargo run --release --example l3-48-deadline-cancellation`
+//! Run: `cargo run --release --example l3-26-deadline-cancellation`
 //!
 //! Expect: the quick job's answer, the endless job stopped after the cancel, the rogue thread
 //! still running, then `result: the quick job finished (1229 primes); the cooperative job

@@ -1,4 +1,4 @@
-//! # Lesson l3-41: what an unbounded queue costs, measured
+//! # Lesson l3-19: what an unbounded queue costs, measured
 //!
 //! Replaces: Node's unbounded worker inbox (`postMessage` never blocks, so a stalled worker's
 //! messages pile up on the heap). Shows: a producer makes 10,000 buffers of 4 KiB while its
@@ -9,7 +9,7 @@
 //! allocator, and a program may install its own. `shared::alloc::CountingAllocator` wraps the
 //! system allocator and counts live and peak bytes; guide 06 shows how it is written.
 //!
-//! Run: `cargo run --release --example l3-41-unbounded-queue-memory`
+//! Run: `cargo run --release --example l3-19-unbounded-queue-memory`
 //!
 //! Expect: the two runs' queue peaks (10000 against 64), their peak bytes and ratio, then
 //! `result: unbounded peak 10000 queued / N MiB, bounded peak 64 queued / M KiB`.

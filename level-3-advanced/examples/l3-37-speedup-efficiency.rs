@@ -1,4 +1,4 @@
-//! # Lesson l3-59: measuring speedup and efficiency honestly
+//! # Lesson l3-37: measuring speedup and efficiency honestly
 //!
 //! Replaces the Node course's performance claims ("5.38x", "the ideal speedup is the number of
 //! cores"), which its own code does not reproduce: on a 2-vCPU machine its benchmarks measured
@@ -10,7 +10,7 @@
 //! **efficiency** `E(p) = S(p) / p`, on 1, 2, 4 and all available threads. More threads than
 //! cores cannot run at once: 4 threads on 2 cores are capped near 2x.
 //!
-//! Run: `cargo run --release --example l3-59-speedup-efficiency`
+//! Run: `cargo run --release --example l3-37-speedup-efficiency`
 //!
 //! Expect: the answers checked, a table of ratios (no absolute times: they describe this machine
 //! at this moment and nothing else), then `result: 148933 primes below 2000000 in every run;
