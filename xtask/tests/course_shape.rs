@@ -35,7 +35,7 @@ enum Kind {
     Project,
 }
 
-/// Parses `l2-07-profiling` or `l3-p1-image-processor`; `None` for anything else.
+/// Parses `l2-01-worker-pool` or `l3-p1-image-processor`; `None` for anything else.
 fn kind_of(name: &str) -> Option<Kind> {
     let rest = name.strip_prefix('l')?;
     let (level, rest) = rest.split_once('-')?;
