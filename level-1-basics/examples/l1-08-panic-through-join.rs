@@ -7,6 +7,8 @@
 //!
 //! Shows: a worker with an off-by-one bug panics; the main thread's `join()` gets `Err`, reads
 //! the message with `shared::testing::panic_message`, and carries on with a second worker.
+//! (To pass a panic on instead, when the caller cannot handle the bug either,
+//! `std::panic::resume_unwind(payload)` panics again with it; guide 6 shows it.)
 //!
 //! Run: `cargo run --example l1-08-panic-through-join`
 //!
