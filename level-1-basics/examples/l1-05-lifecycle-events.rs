@@ -14,7 +14,9 @@
 //!
 //! Shows: the same worker code run twice. `fib-worker`: online → asked for fib(10) → replies
 //! 55 → a `Shutdown` message ends its loop → `Exit::Finished`. `faulty-worker`: asked for
-//! fib(94), which does not fit in a `u64` → `Error(message)` then `Exit::Panicked(message)`.
+//! fib(94), which does not fit in a `u64`, so `fib` panics (a panic is how Rust stops a
+//! thread on a bug; lessons l1-08 and l1-09 handle it) → `Error(message)` then
+//! `Exit::Panicked(message)`.
 //! (Lesson l1-06 shows the third ending, `Exit::Cancelled`.)
 //!
 //! Run: `cargo run --example l1-05-lifecycle-events`

@@ -51,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 1. A shared counter: each thread adds 1 per item it processes.
+/// Part 1, a shared counter: each thread adds 1 per item it processes.
 fn count_on_threads() -> anyhow::Result<usize> {
     let processed = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
@@ -77,8 +77,8 @@ fn count_on_threads() -> anyhow::Result<usize> {
     Ok(total)
 }
 
-/// 2. A stop flag: the worker checks it between slices of work; the main thread sets it once
-/// the worker has started. Returns how many slices the worker did.
+/// Part 2, a stop flag: the worker checks it between slices of work; the main thread sets it
+/// once the worker has started. Returns how many slices the worker did.
 fn stop_a_worker_with_a_flag() -> anyhow::Result<u64> {
     let stop = Arc::new(AtomicBool::new(false));
     let (started_tx, started_rx) = crossbeam_channel::bounded::<()>(1);
