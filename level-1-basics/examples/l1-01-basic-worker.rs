@@ -5,8 +5,9 @@
 //! back through `join`, and no terminate is needed because the thread ends when its closure
 //! returns.
 //!
-//! Shows: spawning a named thread with `thread::Builder`, the main thread working while the
-//! worker computes, thread names and ids, and how many threads can run in parallel here.
+//! Shows: spawning a named worker thread with `thread::Builder` and getting its result back
+//! through `join`, while the main thread does work of its own (with thread names and ids, and
+//! how many threads can run in parallel here).
 //!
 //! Run: `cargo run --example l1-01-basic-worker`
 //!
@@ -16,46 +17,13 @@
 use anyhow::{Context, anyhow};
 use std::thread;
 
-/// The sum of `0..n`, the worker's job (the Node example sums 0..999,999).
-fn sum_below(n: u64) -> u64 {
-    (0..n).sum()
-}
+const N: u64 = 1_000_000;
 
 fn main() -> anyhow::Result<()> {
-    const N: u64 = 1_000_000;
+    introduce_the_main_thread()?;
 
-    let main_thread = thread::current();
-    println!(
-        "[main] I am {:?} (id {:?})",
-        main_thread.name().unwrap_or("<unnamed>"),
-        main_thread.id()
-    );
-
-    // How many threads can truly run at once here. `available_parallelism` is the std
-    // answer (it respects CPU quotas and affinity masks); `num_cpus` adds the physical core
-    // count, which std does not offer.
-    let parallelism = thread::available_parallelism().context("cannot query parallelism")?;
-    println!(
-        "[main] this machine runs {parallelism} threads in parallel ({} physical cores)",
-        num_cpus::get_physical()
-    );
-
-    // `new Worker(...)`: a named OS thread running a closure. `Builder::spawn` returns an
-    // error instead of panicking if the OS refuses a thread.
-    let worker = thread::Builder::new()
-        .name("sum-worker".to_owned())
-        .spawn(|| {
-            let me = thread::current();
-            println!(
-                "[{}] started (id {:?}), summing 0..{N}",
-                me.name().unwrap_or("<unnamed>"),
-                me.id()
-            );
-            let sum = sum_below(N);
-            println!("[{}] done", me.name().unwrap_or("<unnamed>"));
-            (sum, me.name().map(str::to_owned))
-        })
-        .context("could not spawn the worker")?;
+    // `new Worker(...)`: a named OS thread running a closure.
+    let worker = spawn_sum_worker()?;
 
     // The main thread is not blocked while the worker runs: it does work of its own.
     let own_work = sum_below(1_000);
@@ -74,4 +42,43 @@ fn main() -> anyhow::Result<()> {
         worker_name.as_deref().unwrap_or_default()
     );
     Ok(())
+}
+
+/// Who the main thread is, and how many threads can truly run at once here.
+fn introduce_the_main_thread() -> anyhow::Result<()> {
+    let main_thread = thread::current();
+    println!(
+        "[main] I am {:?} (id {:?})",
+        main_thread.name().unwrap_or("<unnamed>"),
+        main_thread.id()
+    );
+    // `available_parallelism` is the std answer (it respects CPU quotas and affinity masks);
+    // `num_cpus` adds the physical core count, which std does not offer.
+    let parallelism = thread::available_parallelism().context("cannot query parallelism")?;
+    println!(
+        "[main] this machine runs {parallelism} threads in parallel ({} physical cores)",
+        num_cpus::get_physical()
+    );
+    Ok(())
+}
+
+/// Starts the worker. `Builder::spawn` returns an error instead of panicking if the OS
+/// refuses a thread. The closure's return value is what `join` hands back.
+fn spawn_sum_worker() -> anyhow::Result<thread::JoinHandle<(u64, Option<String>)>> {
+    thread::Builder::new()
+        .name("sum-worker".to_owned())
+        .spawn(|| {
+            let me = thread::current();
+            let name = me.name().unwrap_or("<unnamed>");
+            println!("[{name}] started (id {:?}), summing 0..{N}", me.id());
+            let sum = sum_below(N);
+            println!("[{name}] done");
+            (sum, me.name().map(str::to_owned))
+        })
+        .context("could not spawn the worker")
+}
+
+/// The sum of `0..n`, the worker's job (the Node example sums 0..999,999).
+fn sum_below(n: u64) -> u64 {
+    (0..n).sum()
 }

@@ -5,9 +5,9 @@
 //! protocol is an `enum`, each direction is a channel, and `match` sorts the messages. The
 //! compiler checks that every kind of message is handled.
 //!
-//! Shows: a request enum and a reply enum, two channels (one each way), a worker whose receive
-//! loop ends by itself when the main thread drops its sender (no `terminate()`), and the main
-//! thread reading every reply until the worker has dropped its own sender.
+//! Shows: messages both ways over two channels, typed by a request enum and a reply enum; the
+//! worker's receive loop ends by itself when the main thread drops its sender (no
+//! `terminate()`), and the main thread's ends when the worker drops its own.
 //!
 //! Run: `cargo run --example l1-02-message-passing`
 //!
@@ -17,6 +17,53 @@
 use anyhow::{Context, anyhow};
 use crossbeam_channel::{Receiver, Sender};
 use std::thread;
+
+fn main() -> anyhow::Result<()> {
+    // Two channels, one per direction. `unbounded`: `send` never blocks, like `postMessage`.
+    let (request_tx, request_rx) = crossbeam_channel::unbounded::<Request>();
+    let (reply_tx, reply_rx) = crossbeam_channel::unbounded::<Reply>();
+
+    // The worker owns the receiving end of the requests and the sending end of the replies.
+    let worker = thread::Builder::new()
+        .name("msg-worker".to_owned())
+        .spawn(move || serve(request_rx, reply_tx))
+        .context("could not spawn the worker")?;
+
+    let fruits = vec!["apple".to_owned(), "banana".to_owned(), "cherry".to_owned()];
+    let requests = vec![
+        Request::Text("Hello, worker!".to_owned()),
+        Request::Number(42),
+        Request::Task(vec![1, 2, 3, 4, 5]),
+        Request::List(fruits.clone()),
+    ];
+    let sent = send_all_then_close(request_tx, requests)?;
+    let replies = read_every_reply(&reply_rx);
+    let served = worker.join().map_err(|_| anyhow!("the worker panicked"))?;
+
+    // Channels keep order: the replies come back in the order the requests went out.
+    let expected = [
+        Reply::Echo("Hello, worker!".to_owned()),
+        Reply::Doubled {
+            original: 42,
+            doubled: 84,
+        },
+        Reply::Sum {
+            numbers: vec![1, 2, 3, 4, 5],
+            sum: 15,
+        },
+        Reply::Counted {
+            count: 3,
+            items: fruits,
+        },
+    ];
+    assert_eq!(replies, expected);
+    assert_eq!(served, sent);
+    println!(
+        "result: {sent} requests, {} replies (echo, 42 doubled = 84, sum of [1, 2, 3, 4, 5] = 15, 3 fruits)",
+        replies.len()
+    );
+    Ok(())
+}
 
 /// What the main thread can ask: every kind of message the Node example sends with
 /// `postMessage`, as one type. A message of any other shape does not compile.
@@ -39,16 +86,13 @@ enum Reply {
 
 /// The worker: answers requests until the channel closes, then returns how many it served.
 fn serve(requests: Receiver<Request>, replies: Sender<Reply>) -> usize {
-    let me = thread::current();
-    let me = me.name().unwrap_or("<unnamed>");
     let mut served = 0;
     // `parentPort.on('message')` as a loop. `recv` fails once every `Sender` is dropped and
     // the queue is empty, which ends the loop: that is the worker's whole shutdown protocol.
     for request in requests {
-        println!("[{me}] got {request:?}");
-        // Node's `if (typeof msg === 'string') ... else if (Array.isArray(msg)) ...`, checked
-        // by the compiler: add a variant to `Request` and this `match` fails to build until
-        // it handles the new variant.
+        println!("[msg-worker] got {request:?}");
+        // Node's `if (typeof msg === 'string') ...`, checked by the compiler: add a variant
+        // to `Request` and this `match` fails to build until it handles it.
         let reply = match request {
             Request::Text(text) => Reply::Echo(text),
             Request::Number(n) => Reply::Doubled {
@@ -70,45 +114,31 @@ fn serve(requests: Receiver<Request>, replies: Sender<Reply>) -> usize {
         }
         served += 1;
     }
-    println!("[{me}] my inbox is closed and empty: stopping after {served} requests");
+    println!("[msg-worker] my inbox is closed and empty: stopping after {served} requests");
     served
     // `replies` is dropped here, which closes the main thread's reply loop.
 }
 
-fn main() -> anyhow::Result<()> {
-    // Two channels, one per direction. `unbounded`: `send` never blocks, like `postMessage`.
-    let (request_tx, request_rx) = crossbeam_channel::unbounded::<Request>();
-    let (reply_tx, reply_rx) = crossbeam_channel::unbounded::<Reply>();
-
-    // The worker owns the receiving end of the requests and the sending end of the replies.
-    let worker = thread::Builder::new()
-        .name("msg-worker".to_owned())
-        .spawn(move || serve(request_rx, reply_tx))
-        .context("could not spawn the worker")?;
-
-    let fruits = vec!["apple".to_owned(), "banana".to_owned(), "cherry".to_owned()];
-    let requests = [
-        Request::Text("Hello, worker!".to_owned()),
-        Request::Number(42),
-        Request::Task(vec![1, 2, 3, 4, 5]),
-        Request::List(fruits.clone()),
-    ];
-    let sent = requests.len();
+/// Sends every request, then drops the only `Sender`: "no more messages". The worker finishes
+/// what is queued, leaves its loop and ends by itself. Nothing needs terminating.
+fn send_all_then_close(sender: Sender<Request>, requests: Vec<Request>) -> anyhow::Result<usize> {
+    let count = requests.len();
     for request in requests {
         println!("[main] sending {request:?}");
         // The value moves into the channel: no copy is made, and main cannot touch it again.
-        request_tx
+        sender
             .send(request)
             .map_err(|_| anyhow!("the worker stopped before reading its inbox"))?;
     }
-    // "No more messages": dropping the only `Sender` closes the channel. The worker finishes
-    // what is queued, leaves its loop and ends by itself. Nothing needs terminating.
-    drop(request_tx);
+    drop(sender);
+    Ok(count)
+}
 
-    // Read replies until the worker drops its `Sender`: this loop cannot stop early and miss
-    // a late reply, and cannot wait forever for one that will never come.
-    let mut replies = Vec::new();
-    for reply in &reply_rx {
+/// Reads replies until the worker drops its `Sender`: this loop cannot stop early and miss a
+/// late reply, and cannot wait forever for one that will never come.
+fn read_every_reply(replies: &Receiver<Reply>) -> Vec<Reply> {
+    let mut all = Vec::new();
+    for reply in replies {
         match &reply {
             Reply::Echo(text) => println!("[main] echo: {text:?}"),
             Reply::Doubled { original, doubled } => {
@@ -117,34 +147,7 @@ fn main() -> anyhow::Result<()> {
             Reply::Sum { numbers, sum } => println!("[main] sum of {numbers:?} = {sum}"),
             Reply::Counted { count, items } => println!("[main] {count} items: {items:?}"),
         }
-        replies.push(reply);
+        all.push(reply);
     }
-
-    let served = worker.join().map_err(|_| anyhow!("the worker panicked"))?;
-
-    // Channels keep order: the replies come back in the order the requests went out.
-    assert_eq!(
-        replies,
-        [
-            Reply::Echo("Hello, worker!".to_owned()),
-            Reply::Doubled {
-                original: 42,
-                doubled: 84
-            },
-            Reply::Sum {
-                numbers: vec![1, 2, 3, 4, 5],
-                sum: 15
-            },
-            Reply::Counted {
-                count: 3,
-                items: fruits
-            },
-        ]
-    );
-    assert_eq!(served, sent);
-    println!(
-        "result: {sent} requests, {} replies (echo, 42 doubled = 84, sum of [1, 2, 3, 4, 5] = 15, 3 fruits)",
-        replies.len()
-    );
-    Ok(())
+    all
 }

@@ -1,6 +1,8 @@
-//! Level 1 of *Worker Threads in Rust*: threads, messages, initial data, lifecycle and errors.
+//! Level 1 of *Worker Threads in Rust*: threads, messages, initial data, lifecycle, errors and
+//! just enough shared state.
 //!
-//! - `examples/`: the lessons, one topic each (`cargo run --example l1-01-basic-worker`).
+//! - `examples/`: the lessons, one idea each, `main` first (`cargo run --example
+//!   l1-01-basic-worker`).
 //! - `src/exercises/`: your files. Each starts as a stub that compiles and fails its tests.
 //!   They are not part of this library: each is compiled into its own exercise's tests only,
 //!   so an unfinished one breaks nothing else.
@@ -33,4 +35,7 @@ pub mod guides {
 
     #[doc = include_str!("../guides/06-error-handling.md")]
     pub struct ErrorHandling;
+
+    #[doc = include_str!("../guides/07-just-enough-shared-state.md")]
+    pub struct JustEnoughSharedState;
 }

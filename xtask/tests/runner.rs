@@ -217,7 +217,7 @@ fn a_compile_error_is_shown_whole_and_breaks_nothing_but_its_own_check() {
     );
 
     let (code, out) = run(
-        ws.cargo(&["run", "--quiet", "--example", "l1-03-worker-data"]),
+        ws.cargo(&["run", "--quiet", "--example", "l1-01-basic-worker"]),
         BUILD_TIMEOUT,
     );
     assert_eq!(

@@ -1,4 +1,4 @@
-//! # Lesson l1-06: CPU-intensive work without freezing the main thread
+//! # Lesson l1-14: CPU-intensive work without freezing the main thread
 //!
 //! Replaces Node's "blocking vs offloading" example, where `fib(40)` on the main thread stops
 //! a `setInterval` ticker dead, and the same `fib(40)` in a `Worker` lets it keep ticking. In
@@ -12,7 +12,7 @@
 //! ticks are counted, not assumed (the Node example printed a hard-coded 0 for the blocked
 //! run).
 //!
-//! Run: `cargo run --example l1-06-cpu-intensive` (about a second; with `--release` each run
+//! Run: `cargo run --example l1-14-cpu-intensive` (about a second; with `--release` each run
 //! is about twice as fast, so fewer ticks fit in it)
 //!
 //! Expect: several `[main] tick` lines during the offloaded run, none during the blocking run,
@@ -24,89 +24,6 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use shared::workload::{checked_fib, fib};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Which Fibonacci number to compute, the one the Node example computes. The naive `fib`
-/// makes 331 million calls for it: about 0.2 s in a release build and 0.5 s in a debug build
-/// on the course's 2-core machine.
-const N: u32 = 40;
-
-/// How often the main thread wants to do its own small job. Node's ticker used 100 ms; this
-/// one ticks faster so that even a fast machine's release build fits several ticks into
-/// `fib(40)`.
-const TICK: Duration = Duration::from_millis(50);
-
-/// What one run saw: the answer, how many ticks the main thread handled while the answer was
-/// being computed, and how long the whole run took.
-struct Run {
-    value: u64,
-    ticks: u32,
-    elapsed: Duration,
-}
-
-/// The main thread's loop: wait for the result, but never longer than one `TICK` at a time.
-/// Every time the wait times out the main thread is free, so it handles a tick.
-///
-/// The timed wait *is* the ticker, not a way to synchronise: the result comes through the
-/// channel, and the loop ends the moment it arrives.
-fn tick_until_done(result: &Receiver<u64>) -> anyhow::Result<(u64, u32)> {
-    let mut ticks = 0;
-    loop {
-        match result.recv_timeout(TICK) {
-            Ok(value) => {
-                println!("[main] result received after {ticks} ticks");
-                return Ok((value, ticks));
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                ticks += 1;
-                println!("[main] tick {ticks}: the main thread is free");
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                bail!("the result's sender was dropped without sending (did the worker panic?)")
-            }
-        }
-    }
-}
-
-/// Offloaded: a worker computes, and the main thread ticks until the result arrives.
-fn offloaded() -> anyhow::Result<Run> {
-    let start = Instant::now();
-    let (sender, receiver) = crossbeam_channel::bounded(1);
-    let worker = thread::Builder::new()
-        .name("fib-worker".to_owned())
-        .spawn(move || {
-            println!("[fib-worker] computing fib({N})");
-            let value = fib(N);
-            println!("[fib-worker] done, sending the result");
-            // Cannot fail: the main thread keeps the receiver until it has the result.
-            sender.send(value).expect("the main thread is waiting");
-        })
-        .context("could not spawn the worker")?;
-
-    let outcome = tick_until_done(&receiver);
-    worker.join().map_err(|_| anyhow!("the worker panicked"))?;
-    let (value, ticks) = outcome?;
-    Ok(Run {
-        value,
-        ticks,
-        elapsed: start.elapsed(),
-    })
-}
-
-/// Blocking: the main thread computes the same thing itself, then runs the same ticker loop.
-/// The loop finds the result already there, so it handles no tick: while `fib` ran, nothing
-/// else on this thread could.
-fn blocking() -> anyhow::Result<Run> {
-    let start = Instant::now();
-    let (sender, receiver) = crossbeam_channel::bounded(1);
-    println!("[main] computing fib({N}) myself; no tick can run until I finish");
-    sender.send(fib(N)).context("the receiver is right here")?;
-    let (value, ticks) = tick_until_done(&receiver)?;
-    Ok(Run {
-        value,
-        ticks,
-        elapsed: start.elapsed(),
-    })
-}
 
 fn main() -> anyhow::Result<()> {
     let expected = checked_fib(N).context("fib(N) fits in a u64")?;
@@ -144,4 +61,87 @@ fn main() -> anyhow::Result<()> {
         worker_run.ticks, main_run.ticks
     );
     Ok(())
+}
+
+/// Which Fibonacci number to compute, the one the Node example computes. The naive `fib`
+/// makes 331 million calls for it: about 0.2 s in a release build and 0.5 s in a debug build
+/// on the course's 2-core machine.
+const N: u32 = 40;
+
+/// How often the main thread wants to do its own small job. Node's ticker used 100 ms; this
+/// one ticks faster so that even a fast machine's release build fits several ticks into
+/// `fib(40)`.
+const TICK: Duration = Duration::from_millis(50);
+
+/// What one run saw: the answer, how many ticks the main thread handled while the answer was
+/// being computed, and how long the whole run took.
+struct Run {
+    value: u64,
+    ticks: u32,
+    elapsed: Duration,
+}
+
+/// Offloaded: a worker computes, and the main thread ticks until the result arrives.
+fn offloaded() -> anyhow::Result<Run> {
+    let start = Instant::now();
+    let (sender, receiver) = crossbeam_channel::bounded(1);
+    let worker = thread::Builder::new()
+        .name("fib-worker".to_owned())
+        .spawn(move || {
+            println!("[fib-worker] computing fib({N})");
+            let value = fib(N);
+            println!("[fib-worker] done, sending the result");
+            // Cannot fail: the main thread keeps the receiver until it has the result.
+            sender.send(value).expect("the main thread is waiting");
+        })
+        .context("could not spawn the worker")?;
+
+    let outcome = tick_until_done(&receiver);
+    worker.join().map_err(|_| anyhow!("the worker panicked"))?;
+    let (value, ticks) = outcome?;
+    Ok(Run {
+        value,
+        ticks,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// The main thread's loop: wait for the result, but never longer than one `TICK` at a time.
+/// Every time the wait times out the main thread is free, so it handles a tick.
+///
+/// The timed wait *is* the ticker, not a way to synchronise: the result comes through the
+/// channel, and the loop ends the moment it arrives.
+fn tick_until_done(result: &Receiver<u64>) -> anyhow::Result<(u64, u32)> {
+    let mut ticks = 0;
+    loop {
+        match result.recv_timeout(TICK) {
+            Ok(value) => {
+                println!("[main] result received after {ticks} ticks");
+                return Ok((value, ticks));
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                ticks += 1;
+                println!("[main] tick {ticks}: the main thread is free");
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                bail!("the result's sender was dropped without sending (did the worker panic?)")
+            }
+        }
+    }
+}
+
+/// Blocking: the main thread computes the same thing itself, then runs the same ticker loop.
+/// The loop finds the result already there, so it handles no tick: while `fib` ran, nothing
+/// else on this thread could.
+fn blocking() -> anyhow::Result<Run> {
+    let start = Instant::now();
+    let (sender, receiver) = crossbeam_channel::bounded(1);
+    println!("[main] computing fib({N}) myself; no tick can run until I finish");
+    sender.send(fib(N)).context("the receiver is right here")?;
+    let (value, ticks) = tick_until_done(&receiver)?;
+    Ok(Run {
+        value,
+        ticks,
+        elapsed: start.elapsed(),
+    })
 }
