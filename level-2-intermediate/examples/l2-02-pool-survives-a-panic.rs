@@ -26,7 +26,7 @@ const BAD: u64 = 0;
 
 fn main() -> anyhow::Result<()> {
     // One line per panic, from the thread that panicked, instead of the default report.
-    // Lesson l1-05 covers panic hooks.
+    // Lesson l1-13 covers panic hooks.
     panic::set_hook(Box::new(|info| {
         eprintln!("[{}] panicked: {}", me(), panic_message(info.payload()));
     }));
