@@ -35,7 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    run(serve).unwrap_or_else(|e| {
+    serve_until_a_signal_then_drain(serve).unwrap_or_else(|e| {
         eprintln!("[main] error: {e:#}");
         ExitCode::FAILURE
     })
@@ -47,7 +47,7 @@ const JOB_BASE: u64 = 10_000_000;
 const JOB_SPAN: u64 = 100_000;
 const DEADLINE: Duration = Duration::from_secs(10);
 
-fn run(serve: bool) -> anyhow::Result<ExitCode> {
+fn serve_until_a_signal_then_drain(serve: bool) -> anyhow::Result<ExitCode> {
     // Signals first (lesson l3-34): from here on, SIGTERM and SIGINT do not end the process.
     // This thread has nothing else to do until one comes, so it reads them itself.
     let mut signals = Signals::new([SIGTERM, SIGINT]).context("no signal handlers")?;
