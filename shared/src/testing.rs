@@ -296,8 +296,153 @@ impl Drop for ProbeGuard {
     }
 }
 
+/// The names of this process's live threads that start with `prefix`, as the kernel reports
+/// them (Linux: `/proc/self/task/*/comm`, where a name is cut to its first 15 bytes).
+///
+/// A test calls it right after the code under test returns, to prove that the workers it
+/// promised to join are gone: a joined thread has ended, so no name is left; a detached one
+/// may still be running. Give the workers names longer than nothing and shorter than 16 bytes.
+/// A new thread takes its name as it starts running, so a thread that has not yet run any of
+/// its code may still show its parent's name.
+/// Returns `None` on systems without `/proc/self/task`, where a test cannot look.
+///
+/// It sees every thread of the process, and `cargo test` runs a file's tests on threads of one
+/// process: while one test looks, another test's workers of the same name may be alive. Take a
+/// lock shared by the file's tests that start such workers, or give each test's workers their
+/// own names.
+///
+/// ```
+/// use shared::testing::live_threads_named;
+///
+/// let worker = std::thread::Builder::new()
+///     .name("probe-worker".into())
+///     .spawn(|| 7)
+///     .unwrap();
+/// assert_eq!(worker.join().unwrap(), 7);
+/// // Joined: the thread has ended, so its name is gone (on systems that can tell).
+/// if let Some(names) = live_threads_named("probe-worker") {
+///     assert!(names.is_empty(), "{names:?}");
+/// }
+/// ```
+pub fn live_threads_named(prefix: &str) -> Option<Vec<String>> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let mut names: Vec<String> = tasks
+        .flatten()
+        // A thread may end between listing and reading: its file is then gone, and so is it.
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .map(|comm| comm.trim_end_matches('\n').to_owned())
+        .filter(|name| name.starts_with(prefix))
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+/// A meeting point for `parties` threads with a deadline: [`Rendezvous::meet`] returns `true`
+/// once all have arrived, or `false` when `timeout` passes first.
+///
+/// It proves overlap without timing: if two tasks must each meet the other before they finish,
+/// they can only both succeed if they ran at the same time. Run one after the other, the first
+/// waits out its deadline alone and reports `false`.
+///
+/// ```
+/// use shared::testing::{Rendezvous, TIMEOUT};
+/// use std::sync::Arc;
+///
+/// let meeting = Arc::new(Rendezvous::new(2));
+/// let other = Arc::clone(&meeting);
+/// let worker = std::thread::spawn(move || other.meet(TIMEOUT));
+/// assert!(meeting.meet(TIMEOUT));
+/// assert!(worker.join().unwrap());
+/// ```
+///
+/// ```
+/// use shared::testing::Rendezvous;
+/// use std::time::Duration;
+///
+/// // Nobody else comes: the wait ends at the deadline.
+/// assert!(!Rendezvous::new(2).meet(Duration::from_millis(10)));
+/// ```
+#[derive(Debug)]
+pub struct Rendezvous {
+    parties: usize,
+    arrived: std::sync::Mutex<usize>,
+    all_here: std::sync::Condvar,
+}
+
+impl Rendezvous {
+    /// A meeting of `parties` threads (at least 1).
+    pub fn new(parties: usize) -> Self {
+        Self {
+            parties: parties.max(1),
+            arrived: std::sync::Mutex::new(0),
+            all_here: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Arrives, then waits until every party has arrived (`true`) or `timeout` passes
+    /// (`false`). Arrivals count once per call; a meeting is not reusable.
+    pub fn meet(&self, timeout: Duration) -> bool {
+        let mut arrived = self
+            .arrived
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *arrived += 1;
+        if *arrived >= self.parties {
+            self.all_here.notify_all();
+            return true;
+        }
+        let (arrived, _) = self
+            .all_here
+            .wait_timeout_while(arrived, timeout, |arrived| *arrived < self.parties)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *arrived >= self.parties
+    }
+
+    /// How many parties have arrived so far.
+    pub fn arrived(&self) -> usize {
+        *self
+            .arrived
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn live_threads_named_sees_a_running_thread_and_not_a_joined_one() {
+        let (release, wait) = crossbeam_channel::bounded::<()>(0);
+        let (started_tx, started) = crossbeam_channel::bounded::<()>(1);
+        let worker = thread::Builder::new()
+            .name("lt-probe-7".into())
+            .spawn(move || {
+                let _ = started_tx.send(());
+                let _ = wait.recv();
+            })
+            .unwrap();
+        // A new thread names itself as it starts: look once it is running.
+        recv_or_fail(&started, "the thread to start");
+        if let Some(names) = live_threads_named("lt-probe-") {
+            assert_eq!(names, ["lt-probe-7"]);
+        }
+        drop(release);
+        worker.join().unwrap();
+        if let Some(names) = live_threads_named("lt-probe-") {
+            assert!(names.is_empty(), "{names:?}");
+        }
+    }
+
+    #[test]
+    fn a_rendezvous_fails_when_the_parties_run_one_after_another() {
+        let meeting = Rendezvous::new(2);
+        assert!(!meeting.meet(Duration::from_millis(5)));
+        assert_eq!(meeting.arrived(), 1);
+        assert!(
+            meeting.meet(Duration::from_millis(5)),
+            "the second arrival completes it"
+        );
+    }
+
     use super::*;
     use std::panic;
 
