@@ -4,7 +4,7 @@
 use crate::compile::{self, Build, Target};
 use crate::course::{Exercise, relative};
 use crate::state::State;
-use crate::testrun::{self, TestResult, Verdict};
+use crate::testrun::{self, Stop, TestResult, Verdict};
 use crate::ui::{Ui, bar};
 use crate::usage;
 use anyhow::{Context, Result};
@@ -47,6 +47,17 @@ pub enum Mode {
 
 /// Builds and runs `ex`'s tests against `target`, echoing messages and results if `ui.echo`.
 pub fn evaluate(root: &Path, ex: &Exercise, target: Target, ui: &Ui) -> Result<Outcome> {
+    evaluate_until(root, ex, target, ui, Stop::Never)
+}
+
+/// [`evaluate`], stopping the tests as `stop` says.
+pub fn evaluate_until(
+    root: &Path,
+    ex: &Exercise,
+    target: Target,
+    ui: &Ui,
+    stop: Stop,
+) -> Result<Outcome> {
     let build = compile::build(root, ex, target, ui)?;
     let files = build.error_files();
     match build {
@@ -94,6 +105,7 @@ pub fn evaluate(root: &Path, ex: &Exercise, target: Target, ui: &Ui) -> Result<O
                 &root.join(&ex.package),
                 &names,
                 ex.deadline,
+                stop,
                 |r| {
                     if ui.echo {
                         print_result(ui, r);
@@ -184,6 +196,17 @@ pub fn check_one(root: &Path, ex: &Exercise, ui: &Ui, mode: Mode) -> Result<bool
                  diff -u {stub} {}",
                 relative(root, &ex.solution)
             );
+            if ex.miri {
+                println!(
+                    "This exercise is about memory orderings, and this machine's processor may \
+                     forgive an ordering that is too weak.\n`cargo exercise check {} --miri` \
+                     runs the same tests under Miri, which does not.",
+                    ex.id
+                );
+                if !crate::mutants::miri_available() {
+                    println!("(Miri is not installed here; once: {MIRI_INSTALL})");
+                }
+            }
             return Ok(true);
         }
         Outcome::DoesNotCompile { files, .. } => {
@@ -312,6 +335,48 @@ pub fn check(root: &Path, exercises: &[Exercise], id: Option<&str>) -> Result<bo
     }
     Ok(passed)
 }
+
+/// `check ID --miri`: the exercise's tests against the learner's file, under Miri.
+pub fn check_miri(root: &Path, exercises: &[Exercise], id: Option<&str>) -> Result<bool> {
+    let ui = Ui::new(true);
+    let Some(ex) = chosen(root, exercises, id)? else {
+        println!(
+            "Every exercise passed its last check: `cargo exercise check ID --miri` names one."
+        );
+        return Ok(true);
+    };
+    if !crate::mutants::miri_available() {
+        println!(
+            "{} Miri is not installed. Install it once with\n  {MIRI_INSTALL}\nthen run \
+             `cargo exercise check {} --miri` again.",
+            ui.red("FAIL"),
+            ex.id
+        );
+        return Ok(false);
+    }
+    println!(
+        "{} {ex} under Miri: {}\n(Miri interprets every memory access: slow, and it reports \
+         a data race or undefined behaviour where the hardware would let it pass.)\n",
+        ui.bold("Checking"),
+        relative(root, &ex.stub)
+    );
+    let passed = crate::mutants::run_under_miri(root, ex, true)?.unwrap_or(false);
+    if passed {
+        println!(
+            "\n{} {ex}: the tests pass under Miri too.",
+            ui.green("PASS")
+        );
+    } else {
+        println!(
+            "\n{} {ex}: the tests fail under Miri (its messages above say where).",
+            ui.red("FAIL")
+        );
+    }
+    Ok(passed)
+}
+
+/// How to install Miri.
+const MIRI_INSTALL: &str = "rustup component add --toolchain nightly miri rust-src";
 
 pub fn list(root: &Path, exercises: &[Exercise]) {
     let state = State::load(root);
@@ -476,10 +541,20 @@ pub fn progress(root: &Path, exercises: &[Exercise]) -> Result<bool> {
 }
 
 /// Maintainers: every stub is as shipped, fails every test naming its task; every solution
-/// passes every test and has no `todo!`; every exercise has hints.
-pub fn verify(root: &Path, exercises: &[Exercise]) -> Result<bool> {
+/// passes every test and has no `todo!`; every exercise has hints; every wrong answer in
+/// `xtask/mutants/` fails at least one test. `ids` limits it to some exercises.
+pub fn verify(root: &Path, all: &[Exercise], ids: &[&str]) -> Result<bool> {
     let ui = Ui::new(false);
-    let mut problems: Vec<String> = crate::course::unlisted_stubs(root, exercises)?
+    let chosen: Vec<Exercise> = if ids.is_empty() {
+        all.to_vec()
+    } else {
+        ids.iter()
+            .map(|id| crate::course::find(all, id).cloned())
+            .collect::<Result<_>>()?
+    };
+    let exercises = chosen.as_slice();
+    let mut tally = Tally::default();
+    let mut problems: Vec<String> = crate::course::unlisted_stubs(root, all)?
         .iter()
         .map(|stub| {
             format!(
@@ -489,6 +564,18 @@ pub fn verify(root: &Path, exercises: &[Exercise]) -> Result<bool> {
         })
         .collect();
     for ex in exercises {
+        match crate::mutants::of(ex) {
+            Ok(mutants) if mutants.len() < crate::mutants::MIN_PER_EXERCISE => {
+                problems.push(format!(
+                    "{ex}: {} wrong answer(s) in {}; at least {} are needed",
+                    mutants.len(),
+                    relative(root, &ex.mutants),
+                    crate::mutants::MIN_PER_EXERCISE
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(format!("{ex}: {e:#}")),
+        }
         if !ex.is_pristine()? {
             problems.push(format!(
                 "{ex}: {} differs from its pristine copy {}. Verify checks the stubs as shipped: \
@@ -583,16 +670,77 @@ pub fn verify(root: &Path, exercises: &[Exercise]) -> Result<bool> {
                 problems.push(format!("{ex}: the solution does not compile:\n{messages}"))
             }
         }
+        // Against every wrong answer, at least one test fails.
+        for mutant in crate::mutants::of(ex)? {
+            use crate::mutants::Finding;
+            tally.written += 1;
+            let file = relative(root, &mutant.path);
+            match crate::mutants::check(root, ex, &mutant)? {
+                Finding::Caught(by) => {
+                    tally.caught += 1;
+                    println!("  caught  {} ({}): by {by}", mutant.name, mutant.kind);
+                }
+                Finding::Missed => {
+                    println!("  MISSED  {} ({})", mutant.name, mutant.kind);
+                    problems.push(format!(
+                        "{ex}: the wrong answer {file} passes every test{}: {}",
+                        if mutant.miri { ", under Miri too" } else { "" },
+                        mutant.mistake
+                    ));
+                }
+                Finding::NotChecked => {
+                    tally.unchecked += 1;
+                    println!(
+                        "  !!! NOT CHECKED  {} ({}): only Miri can catch it, and Miri is not \
+                         installed ({MIRI_INSTALL})",
+                        mutant.name, mutant.kind
+                    );
+                }
+                Finding::DoesNotCompile(messages) => {
+                    println!(
+                        "  BROKEN  {} ({}): does not compile",
+                        mutant.name, mutant.kind
+                    );
+                    // The compiler saw it in the learner's place: name the wrong answer's file.
+                    let messages = messages.replace(&relative(root, &ex.stub), &file);
+                    problems.push(format!(
+                        "{ex}: the wrong answer {file} does not compile, so it proves \
+                         nothing:\n{messages}"
+                    ));
+                }
+            }
+        }
         println!("verified {ex} in {:.1?}", started.elapsed());
     }
+    println!(
+        "\nwrong answers caught: {} of {}{}",
+        tally.caught,
+        tally.written,
+        if tally.unchecked > 0 {
+            format!(
+                " (!!! {} not checked: they need Miri, which is not installed)",
+                tally.unchecked
+            )
+        } else {
+            String::new()
+        }
+    );
     report(&problems, exercises.len())
+}
+
+/// How many wrong answers `verify` tried, and what became of them.
+#[derive(Debug, Default)]
+struct Tally {
+    written: usize,
+    caught: usize,
+    unchecked: usize,
 }
 
 fn report(problems: &[String], count: usize) -> Result<bool> {
     if problems.is_empty() {
         println!(
             "\nAll {count} exercises: every stub fails each of its tests naming its task, every \
-             solution passes them all."
+             solution passes them all, and every wrong answer fails at least one."
         );
         return Ok(true);
     }

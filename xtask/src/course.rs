@@ -12,6 +12,9 @@
 //!
 //! The pristine copies are the list of exercises: a learner who deletes or renames their file
 //! still finds the exercise, with a way back (`reset`).
+//!
+//! For maintainers, `xtask/mutants/l1-ex01/*.rs` holds the exercise's wrong answers (see
+//! `mutants.rs`), which `verify` proves its tests reject.
 
 use anyhow::{Context, Result, bail, ensure};
 use std::fmt;
@@ -65,6 +68,11 @@ pub struct Exercise {
     pub pristine: PathBuf,
     /// How long one of its tests may run under `check`.
     pub deadline: Duration,
+    /// Whether its tests should also run under Miri (a test file header line `//! Miri: ...`):
+    /// the exercise is about memory orderings, which x86-64 forgives and Miri does not.
+    pub miri: bool,
+    /// Its wrong answers, `xtask/mutants/<id>/*.rs`, which `verify` proves its tests reject.
+    pub mutants: PathBuf,
 }
 
 impl fmt::Display for Exercise {
@@ -111,6 +119,8 @@ impl Exercise {
                     hints: level_dir.join("hints").join(format!("{stem}.md")),
                     pristine,
                     deadline: DEFAULT_DEADLINE,
+                    miri: false,
+                    mutants: root.join("xtask/mutants").join(&id),
                     id,
                     package: package.clone(),
                     stem,
@@ -133,9 +143,14 @@ impl Exercise {
                 // cannot break the runner.
                 let title = title_of(&ex.pristine, &ex.id)?;
                 let deadline = deadline_of(&ex.tests)?.unwrap_or(DEFAULT_DEADLINE);
+                let miri = fs::read_to_string(&ex.tests)
+                    .with_context(|| format!("reading {}", ex.tests.display()))?
+                    .lines()
+                    .any(|l| l.starts_with("//! Miri:"));
                 found.push(Exercise {
                     title,
                     deadline,
+                    miri,
                     ..ex
                 });
             }

@@ -11,6 +11,7 @@
 mod commands;
 mod compile;
 mod course;
+mod mutants;
 mod state;
 mod testrun;
 mod ui;
@@ -31,8 +32,10 @@ usage: cargo exercise <command>
   reset ID [--yes]  put the stub back, losing your changes (asks first, unless --yes)
   list              every exercise, in order, with the file to edit
   progress          check every exercise, and show how far you are
-  verify            (maintainers) every stub fails its tests naming its task, every
-                    solution passes them
+  check ID --miri   run an exercise's tests against your file under Miri, which sees
+                    memory-ordering mistakes that x86-64 forgives (needs nightly Miri)
+  verify [ID...]    (maintainers) every stub fails its tests naming its task, every
+                    solution passes them, every wrong answer in xtask/mutants/ fails them
 
 Without an ID, watch, check and hint take the next exercise that has not passed yet.
 IDs look like l1-ex01.";
@@ -83,6 +86,10 @@ fn run(args: Vec<String>) -> Result<bool> {
             Ok(true)
         }
         ["check"] => commands::check(&root, &exercises, None),
+        ["check", "--miri"] => commands::check_miri(&root, &exercises, None),
+        ["check", id, "--miri"] | ["check", "--miri", id] => {
+            commands::check_miri(&root, &exercises, Some(id))
+        }
         ["check", id] => commands::check(&root, &exercises, Some(id)),
         ["watch"] => watch::watch(&root, &exercises, None),
         ["watch", id] => watch::watch(&root, &exercises, Some(id)),
@@ -96,7 +103,7 @@ fn run(args: Vec<String>) -> Result<bool> {
             "reset needs an exercise id (it replaces your file): `cargo exercise reset l1-ex01`",
         )),
         ["progress"] => commands::progress(&root, &exercises),
-        ["verify"] => commands::verify(&root, &exercises),
+        ["verify", ids @ ..] => commands::verify(&root, &exercises, ids),
         _ => Err(usage(format!(
             "unknown command `{}`; `cargo exercise help` lists the commands",
             args.join(" ")

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -54,16 +55,29 @@ pub fn list(executable: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// When [`run_all`] may stop before every test has run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Run every test: a learner sees every result.
+    Never,
+    /// Stop at the first test that does not pass, killing the ones still running: one failure
+    /// is all `verify` needs to know that a wrong answer is caught.
+    AtFirstFailure,
+}
+
 /// Runs every test of `executable`, as many at a time as there are cores, each stopped at
 /// `deadline`. `on_result` sees each result in the order of `names` as soon as it and the ones
-/// before it are done. Returns all results, in that order.
+/// before it are done. Returns the results, in that order: all of them, or with
+/// [`Stop::AtFirstFailure`] those that finished before the first failure stopped the rest.
 pub fn run_all(
     executable: &Path,
     package_dir: &Path,
     names: &[String],
     deadline: Duration,
+    stop: Stop,
     mut on_result: impl FnMut(&TestResult),
 ) -> Result<Vec<TestResult>> {
+    let stopped = Arc::new(AtomicBool::new(false));
     let queue: Arc<Mutex<VecDeque<(usize, String)>>> =
         Arc::new(Mutex::new(names.iter().cloned().enumerate().collect()));
     let parallel = thread::available_parallelism()
@@ -73,16 +87,22 @@ pub fn run_all(
     let mut runners = Vec::new();
     for _ in 0..parallel {
         let queue = Arc::clone(&queue);
+        let stopped = Arc::clone(&stopped);
         let tx = tx.clone();
         let executable = executable.to_path_buf();
         let package_dir = package_dir.to_path_buf();
         runners.push(thread::spawn(move || {
-            loop {
+            while !stopped.load(Ordering::SeqCst) {
                 let next = queue.lock().map(|mut q| q.pop_front());
                 let Ok(Some((index, name))) = next else {
                     break;
                 };
-                let result = run_one(&executable, &package_dir, &name, deadline);
+                let result = match run_one(&executable, &package_dir, &name, deadline, &stopped) {
+                    Ok(Some(result)) => Ok(result),
+                    // Stopped by another test's failure: nothing to report.
+                    Ok(None) => continue,
+                    Err(e) => Err(e),
+                };
                 if tx.send((index, result)).is_err() {
                     break;
                 }
@@ -94,7 +114,11 @@ pub fn run_all(
     let mut results: Vec<Option<TestResult>> = vec![None; names.len()];
     let mut reported = 0;
     for (index, result) in rx {
-        results[index] = Some(result?);
+        let result = result?;
+        if stop == Stop::AtFirstFailure && result.verdict != Verdict::Passed {
+            stopped.store(true, Ordering::SeqCst);
+        }
+        results[index] = Some(result);
         while let Some(Some(done)) = results.get(reported) {
             on_result(done);
             reported += 1;
@@ -103,6 +127,9 @@ pub fn run_all(
     for runner in runners {
         let _ = runner.join();
     }
+    if stopped.load(Ordering::SeqCst) {
+        return Ok(results.into_iter().flatten().collect());
+    }
     results
         .into_iter()
         .map(|r| r.context("a test runner thread ended early"))
@@ -110,12 +137,14 @@ pub fn run_all(
 }
 
 /// Runs the one test `name`, its stdout and stderr in one pipe so that they keep their order.
+/// `None` if `stopped` was set while it ran (it is then killed).
 fn run_one(
     executable: &Path,
     package_dir: &Path,
     name: &str,
     deadline: Duration,
-) -> Result<TestResult> {
+    stopped: &AtomicBool,
+) -> Result<Option<TestResult>> {
     let (mut reader, writer) = std::io::pipe().context("creating a pipe")?;
     let mut cmd = Command::new(executable);
     cmd.args(["--exact", name, "--nocapture", "--test-threads", "1"])
@@ -138,41 +167,61 @@ fn run_one(
         let _ = reader.read_to_end(&mut bytes);
         bytes
     });
-    let ended = wait_until(&mut child, Instant::now() + deadline)?;
+    let ended = wait_until(&mut child, Instant::now() + deadline, stopped)?;
+    if ended == Ended::Stopped {
+        let _ = collector.join();
+        return Ok(None);
+    }
     let output = String::from_utf8_lossy(&collector.join().unwrap_or_default()).into_owned();
     let mut shown = without_libtest_lines(&output, name);
     // A pass is libtest's word that the test passed, not only a zero exit status: code that
     // calls `std::process::exit(0)` ends the process before the test has finished.
     let verdict = match ended {
-        Some(true) if output.contains("test result: ok. 1 passed") => Verdict::Passed,
-        Some(true) => {
+        Ended::Exited(true) if output.contains("test result: ok. 1 passed") => Verdict::Passed,
+        Ended::Exited(true) => {
             shown.push_str(
                 "\nthe test's process ended before the test finished (`std::process::exit`?)",
             );
             Verdict::Failed
         }
-        Some(false) => Verdict::Failed,
-        None => Verdict::Hung(deadline),
+        Ended::Exited(false) => Verdict::Failed,
+        Ended::Deadline | Ended::Stopped => Verdict::Hung(deadline),
     };
-    Ok(TestResult {
+    Ok(Some(TestResult {
         name: name.to_owned(),
         verdict,
         output: shown.trim_start().to_owned(),
-    })
+    }))
 }
 
-/// Whether `child` succeeded, or `None` if it was still running at `deadline` (then it is
-/// killed). A test binary starts no processes of its own, so killing it ends the test.
-fn wait_until(child: &mut Child, deadline: Instant) -> Result<Option<bool>> {
+/// How a test's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// By itself: whether it succeeded.
+    Exited(bool),
+    /// Killed at its deadline.
+    Deadline,
+    /// Killed because another test's failure stopped the run.
+    Stopped,
+}
+
+/// Waits for `child` until `deadline`, or until `stopped` is set; then it is killed. A test
+/// binary starts no processes of its own, so killing it ends the test.
+fn wait_until(child: &mut Child, deadline: Instant, stopped: &AtomicBool) -> Result<Ended> {
     let mut nap = Duration::from_millis(1);
     loop {
         if let Some(status) = child.try_wait()? {
-            return Ok(Some(status.success()));
+            return Ok(Ended::Exited(status.success()));
         }
-        if Instant::now() >= deadline {
+        let stop = stopped.load(Ordering::SeqCst);
+        if stop || Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(None);
+            return Ok(if stop {
+                Ended::Stopped
+            } else {
+                Ended::Deadline
+            });
         }
         thread::sleep(nap);
         nap = (nap * 2).min(Duration::from_millis(20));
