@@ -8,7 +8,24 @@
 //! ten-task run uses `fib` 22, 23 and 24 (well under a millisecond each) with a 2 s limit (the
 //! course's inputs have their own test in l2-ex05). No test needs a quick task to finish
 //! within less than seconds; the only thing timed is "a hang eventually
-//! times out", and the log is read to check *when* the supervisor did what it did.
+//! times out", and the log is read to check *when* the supervisor did what it did. The one
+//! test that needs to know exactly when a timeout fires runs the pool on a manual [`Clock`],
+//! which moves only when the test moves it.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | the ten tasks: values, `DivByZero`, `Parse`, `Timeout` and `WorkerCrashed` after `max_attempts`; one outcome per id, nothing more | `the_ten_tasks_each_get_their_one_outcome` | a 2 s limit that quick tasks never near; a hang times out whenever the supervisor gets to it; a second outcome fails whenever it comes |
+//! | a timeout is retried to the back until `max_attempts`, then `Timeout`; a task's own error is not retried | `retries_are_bounded_and_counted_in_the_outcome`, the ten-task test | counts in outcomes and the log |
+//! | timeouts count from dispatch: quick tasks queued behind a hang for longer than the limit run once and complete | `timeouts_count_from_dispatch_not_from_queueing` | the premise (each waited a whole limit) is checked in the log, not assumed; the quick tasks need 50 ms out of a 3 s limit |
+//! | every `TimedOut` at least `timeout` after its `Dispatched` | `assert_timeouts_count_from_dispatch`, in three tests | a lower bound only: late is never wrong |
+//! | each attempt times out at its own deadline, the earliest first, whatever messages came in between | `each_attempt_times_out_at_its_own_deadline_whatever_came_in_between` | on a manual clock: a timeout fires when the test moves the clock, and the log's stamps are the clock's |
+//! | a timed-out worker stays busy until its task returns; its late answer is ignored | `a_timed_out_worker_stays_busy_until_its_task_returns` | the task returns only when the test releases it, after reading `stats` |
+//! | `shutdown` settles every queued and running task as `ShutDown`, cancels the running ones and joins the workers | `shutdown_cancels_a_hang_and_returns_within_its_deadline` | the hangs stop only when cancelled; a joined thread has run its thread-local destructors, which the test sees (a worker dropped unjoined is caught while its destructor lingers 300 ms) |
+//! | `shutdown` returns by its deadline even when a task ignores its token, counting the worker abandoned | `shutdown_returns_by_its_deadline_even_when_a_task_ignores_cancellation` | the task ends only when the test releases it, after `shutdown` returned |
+//! | 0 workers, 0 attempts or a zero timeout is `InvalidConfig` | `a_config_without_workers_attempts_or_time_is_refused` | no timing |
+//!
+//! The new code here runs on the supervisor only: no work can move to the caller, and no
+//! state is shared to race on.
 //!
 //! Deadline: 30 s per test under `cargo exercise check` (instead of the runner's 5 s): two
 //! tests wait out real task timeouts, about 6 s and 3 s of them.
@@ -32,8 +49,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 use under_test::{
-    Clock, Event, LogEntry, MonitoredPool, Outcome, PoolConfig, PoolError, Task, TaskError,
-    TaskId, reference_tasks,
+    Clock, Event, LogEntry, MonitoredPool, Outcome, PoolConfig, PoolError, Task, TaskError, TaskId,
+    reference_tasks,
 };
 
 /// The `fib` inputs of the ten-task run: fib(22) = 17,711, fib(23) = 28,657, fib(24) = 46,368.
