@@ -35,8 +35,9 @@
 //!   (the tests allow 5 ms of slack). A timed-out worker stays busy until its task returns.
 //! - The supervisor waits until the earliest deadline of the attempts running, whatever
 //!   messages came in between: on a manual [`Clock`], each attempt times out when the clock
-//!   reaches its deadline, not a limit after the last message. Its time and its waits all go
-//!   through its clock.
+//!   reaches its deadline, not a limit after the last message. Every time the supervisor reads
+//!   for the limits, and every wait for one, goes through its clock (a shutdown's deadline is
+//!   the caller's, on the real clock).
 //! - [`MonitoredPool::shutdown`] gives every task still queued or running the outcome
 //!   `ShutDown`, cancels the running ones, joins the workers that stop, and returns by its
 //!   deadline even when a task ignores its token (that worker is left behind and counted).
