@@ -301,13 +301,16 @@ fn tasks_run_on_the_workers_one_at_a_time_each() {
 }
 
 /// Sends the name of its thread when that thread ends: a task leaves one in its worker's
-/// thread-local storage, whose destructors run as the thread exits.
-struct ExitSignal(Sender<String>);
+/// thread-local storage, whose destructors run as the thread exits. The name is read when the
+/// signal is made, since `thread::current` may be gone by the time the destructors run.
+struct ExitSignal {
+    thread: String,
+    ended: Sender<String>,
+}
 
 impl Drop for ExitSignal {
     fn drop(&mut self) {
-        let name = thread::current().name().unwrap_or("").to_owned();
-        let _ = self.0.send(name);
+        let _ = self.ended.send(std::mem::take(&mut self.thread));
     }
 }
 
@@ -328,7 +331,11 @@ fn every_worker_ends_once_the_pool_is_dropped() {
         let started_tx = started_tx.clone();
         let gate = gate.clone();
         let task = Task::call(move |_| {
-            ON_EXIT.with(|slot| *slot.borrow_mut() = Some(ExitSignal(exited_tx.clone())));
+            let signal = ExitSignal {
+                thread: thread::current().name().unwrap_or("").to_owned(),
+                ended: exited_tx.clone(),
+            };
+            ON_EXIT.with(|slot| *slot.borrow_mut() = Some(signal));
             started_tx.send(()).unwrap();
             recv_within(&gate, TIMEOUT, "the gate to open");
             Ok(1)
