@@ -6,6 +6,21 @@
 //! No test depends on timing. Where tasks must be running while the test looks at the pool,
 //! they hold a gate: each reports that it has started, then waits until the test lets it go.
 //! Every wait has a deadline, so a broken pool fails a test instead of hanging.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | `Task::run`: values, `Overflow`, `DivByZero`, `Parse`, a cancelled `Hang`, `Crash` panics, `Call` | `each_task_kind_gives_its_value_or_its_typed_error` | plain calls on the test's thread |
+//! | `reference_tasks` are the Node exercise's ten, the course's `fib` values | `the_course_fib_tasks_give_the_course_values` | values only; each outcome may take 300 s |
+//! | ids 1, 2, 3... in submission order; exactly one outcome per id, nothing more | `the_tasks_that_neither_hang_nor_crash_each_get_their_one_outcome` | ids from one thread's submits; a second outcome fails whenever it comes, and 200 ms of quiet only widens the window for one that comes late |
+//! | a task's own error is its answer, `attempts` is 1, counted as failed | the same test | counts read from the supervisor after every outcome arrived |
+//! | the log: `Submitted`, `Dispatched` (attempt 1), then `Completed` or `Failed`, in time order | the same test | the log is complete once the outcomes are out: each is logged before it is sent |
+//! | tasks run on the workers (`mon-worker-*`), never on the supervisor or the caller | `tasks_run_on_the_workers_one_at_a_time_each` | each task records `thread::current()` itself |
+//! | one task at a time per worker; while all are busy the rest wait in the queue, and `stats` shows it; every worker is used | the same test | the held tasks wait at a gate the test opens only after reading `stats` |
+//! | dropping the pool closes the job channels and every worker ends | `every_worker_ends_once_the_pool_is_dropped` | a thread-local destructor in each worker reports its thread's end, whenever that is |
+//! | 0 workers is `InvalidConfig`; the default config runs 4 | `a_config_without_workers_is_refused` | no timing |
+//!
+//! There is no race to force here: the supervisor alone owns the queue and the workers, and
+//! ids come from `submit`'s `fetch_add`, written for you.
 
 // The code under test: your file when `cargo exercise check l2-ex05` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -18,8 +33,10 @@ mod under_test;
 #[cfg(not(any(feature = "learner", rust_analyzer)))]
 use level_2_intermediate::solutions::ex05_monitored_pool as under_test;
 
+use crossbeam_channel::Sender;
 use shared::CancellationToken;
 use shared::testing::{TIMEOUT, assert_quiet, recv_within, run_within};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
 use std::thread;
@@ -281,6 +298,73 @@ fn tasks_run_on_the_workers_one_at_a_time_each() {
     );
     let distinct: HashSet<&String> = threads.iter().collect();
     assert_eq!(distinct.len(), 2, "two workers ran everything: {threads:?}");
+}
+
+/// Sends the name of its thread when that thread ends: a task leaves one in its worker's
+/// thread-local storage, whose destructors run as the thread exits. The name is read when the
+/// signal is made, since `thread::current` may be gone by the time the destructors run.
+struct ExitSignal {
+    thread: String,
+    ended: Sender<String>,
+}
+
+impl Drop for ExitSignal {
+    fn drop(&mut self) {
+        let _ = self.ended.send(std::mem::take(&mut self.thread));
+    }
+}
+
+thread_local! {
+    static ON_EXIT: RefCell<Option<ExitSignal>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn every_worker_ends_once_the_pool_is_dropped() {
+    let pool = pool(config(2));
+    let (exited_tx, exited) = crossbeam_channel::unbounded::<String>();
+    let (started_tx, started) = crossbeam_channel::unbounded::<()>();
+    let (open, gate) = crossbeam_channel::unbounded::<()>();
+    // Two tasks hold both workers at once, so each worker gets one; each leaves a signal that
+    // fires when its thread ends.
+    for _ in 0..2 {
+        let exited_tx = exited_tx.clone();
+        let started_tx = started_tx.clone();
+        let gate = gate.clone();
+        let task = Task::call(move |_| {
+            let signal = ExitSignal {
+                thread: thread::current().name().unwrap_or("").to_owned(),
+                ended: exited_tx.clone(),
+            };
+            ON_EXIT.with(|slot| *slot.borrow_mut() = Some(signal));
+            started_tx.send(()).unwrap();
+            recv_within(&gate, TIMEOUT, "the gate to open");
+            Ok(1)
+        });
+        pool.submit(task).expect("submit");
+    }
+    drop(exited_tx);
+    for _ in 0..2 {
+        recv_within(&started, TIMEOUT, "a held task to start");
+    }
+    open.send(()).unwrap();
+    open.send(()).unwrap();
+    collect_outcomes(&pool, 2, TIMEOUT);
+    assert!(exited.is_empty(), "a worker ended while the pool was alive");
+
+    // Dropping the pool closes the job channels: each idle worker leaves its loop and ends.
+    drop(pool);
+    let mut ended: Vec<String> = (0..2)
+        .map(|_| {
+            recv_within(
+                &exited,
+                TIMEOUT,
+                "a worker to end after the pool was dropped",
+            )
+        })
+        .collect();
+    ended.sort();
+    ended.dedup();
+    assert_eq!(ended.len(), 2, "two workers ended: {ended:?}");
 }
 
 #[test]

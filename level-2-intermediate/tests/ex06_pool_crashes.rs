@@ -5,6 +5,21 @@
 //!
 //! No test depends on timing: a crash is a panic, which happens at once, and every wait has a
 //! deadline, so a broken pool fails a test instead of hanging.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | a crashed attempt is retried until `max_attempts` dispatches, then the outcome is `WorkerCrashed`; `attempts` counts the dispatches | `crash_retries_are_bounded_and_a_task_error_is_not_retried`, `a_crashed_worker_is_reported_and_replaced` | counts and outcomes, read after every outcome arrived |
+//! | `WorkerCrashed` carries the panic's own message (read from the joined thread's payload) | `crash_retries_are_bounded_and_a_task_error_is_not_retried` | compared with the message `Task::Crash` panics with |
+//! | a crashed task goes to the back of the queue | `a_crashed_task_is_retried_behind_the_tasks_already_queued` | one worker held at a gate until `stats` shows all three tasks queued, so the dispatch order is the queue's order |
+//! | a task's own error is final, never retried | `crash_retries_are_bounded_and_a_task_error_is_not_retried` | counts, no timing |
+//! | every crash counted and logged as `Crashed`, every retry as `Retried` with the next attempt's number | the same test, `the_tasks_but_the_hang_each_get_their_one_outcome` | the log and stats are complete once the last outcome is out |
+//! | after crashes, `workers` live workers again; one `WorkerReplaced` per crash, naming a new worker and the dead one | `a_crashed_worker_is_reported_and_replaced`, `crash_retries_are_bounded_and_a_task_error_is_not_retried` | a replacement is started before the task is settled, so it is live when the outcome arrives |
+//! | a crash loses no task: the others all get their value; one outcome per id, nothing more | `the_tasks_but_the_hang_each_get_their_one_outcome` | a second outcome fails whenever it comes; 200 ms of quiet only widens the window for a late one |
+//! | 0 attempts is `InvalidConfig` | `crash_retries_are_bounded_and_a_task_error_is_not_retried` | no timing |
+//!
+//! The new code here runs on the supervisor only, so there is no work that could move to the
+//! caller and no shared state to race on; a worker that swallows the panic is caught by the
+//! attempt counts.
 
 // The code under test: your file when `cargo exercise check l2-ex06` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -196,6 +211,54 @@ fn crash_retries_are_bounded_and_a_task_error_is_not_retried() {
         })
         .collect();
     assert_eq!(crashed, replaced, "{log:?}");
+}
+
+#[test]
+fn a_crashed_task_is_retried_behind_the_tasks_already_queued() {
+    let pool = pool(config(1, 2));
+    let (open, gate) = crossbeam_channel::bounded::<()>(1);
+    // The only worker is held at a gate until the crash and two quick tasks are all queued
+    // behind it: `stats` answers only after the supervisor has taken the submissions before it.
+    let held = pool
+        .submit(Task::call(move |_| {
+            recv_within(&gate, TIMEOUT, "the gate to open");
+            Ok(0)
+        }))
+        .expect("submit");
+    let crash = pool.submit(Task::Crash).expect("submit");
+    let quick: Vec<TaskId> = (0..2)
+        .map(|_| pool.submit(Task::Divide { a: 6, b: 3 }).expect("submit"))
+        .collect();
+    assert_eq!(pool.stats().expect("stats").queued, 3);
+    open.send(()).unwrap();
+
+    let outcomes = collect_outcomes(&pool, 4, TIMEOUT);
+    assert_eq!(outcomes[&held].result, Ok(0));
+    assert_eq!(outcomes[&crash].attempts, 2, "{:?}", outcomes[&crash]);
+    for id in &quick {
+        assert_eq!(outcomes[id].result, Ok(2), "task {id}");
+    }
+
+    // One worker, so the dispatches are the queue's order: the crash's retry went to the back.
+    let log = pool.events();
+    let dispatched: Vec<(TaskId, u32)> = log
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::Dispatched { id, attempt, .. } => Some((id, attempt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dispatched,
+        [
+            (held, 1),
+            (crash, 1),
+            (quick[0], 1),
+            (quick[1], 1),
+            (crash, 2)
+        ],
+        "a crashed task is retried from the back of the queue"
+    );
 }
 
 #[test]

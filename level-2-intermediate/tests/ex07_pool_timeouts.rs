@@ -8,7 +8,24 @@
 //! ten-task run uses `fib` 22, 23 and 24 (well under a millisecond each) with a 2 s limit (the
 //! course's inputs have their own test in l2-ex05). No test needs a quick task to finish
 //! within less than seconds; the only thing timed is "a hang eventually
-//! times out", and the log is read to check *when* the supervisor did what it did.
+//! times out", and the log is read to check *when* the supervisor did what it did. The one
+//! test that needs to know exactly when a timeout fires runs the pool on a manual [`Clock`],
+//! which moves only when the test moves it.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | the ten tasks: values, `DivByZero`, `Parse`, `Timeout` and `WorkerCrashed` after `max_attempts`; one outcome per id, nothing more | `the_ten_tasks_each_get_their_one_outcome` | a 2 s limit that quick tasks never near; a hang times out whenever the supervisor gets to it; a second outcome fails whenever it comes |
+//! | a timeout is retried to the back until `max_attempts`, then `Timeout`; a task's own error is not retried | `retries_are_bounded_and_counted_in_the_outcome`, the ten-task test | counts in outcomes and the log |
+//! | timeouts count from dispatch: quick tasks queued behind a hang for longer than the limit run once and complete | `timeouts_count_from_dispatch_not_from_queueing` | the premise (each waited a whole limit) is checked in the log, not assumed; the quick tasks need 50 ms out of a 3 s limit |
+//! | every `TimedOut` at least `timeout` after its `Dispatched` | `assert_timeouts_count_from_dispatch`, in three tests | a lower bound only: late is never wrong |
+//! | each attempt times out at its own deadline, the earliest first, whatever messages came in between | `each_attempt_times_out_at_its_own_deadline_whatever_came_in_between` | on a manual clock: a timeout fires when the test moves the clock, and the log's stamps are the clock's |
+//! | a timed-out worker stays busy until its task returns; its late answer is ignored | `a_timed_out_worker_stays_busy_until_its_task_returns` | the task returns only when the test releases it, after reading `stats` |
+//! | `shutdown` settles every queued and running task as `ShutDown`, cancels the running ones and joins the workers | `shutdown_cancels_a_hang_and_returns_within_its_deadline` | the hangs stop only when cancelled; a joined thread has run its thread-local destructors, which the test sees (a worker dropped unjoined is caught while its destructor lingers 300 ms) |
+//! | `shutdown` returns by its deadline even when a task ignores its token, counting the worker abandoned | `shutdown_returns_by_its_deadline_even_when_a_task_ignores_cancellation` | the task ends only when the test releases it, after `shutdown` returned |
+//! | 0 workers, 0 attempts or a zero timeout is `InvalidConfig` | `a_config_without_workers_attempts_or_time_is_refused` | no timing |
+//!
+//! The new code here runs on the supervisor only: no work can move to the caller, and no
+//! state is shared to race on.
 //!
 //! Deadline: 30 s per test under `cargo exercise check` (instead of the runner's 5 s): two
 //! tests wait out real task timeouts, about 6 s and 3 s of them.
@@ -25,11 +42,14 @@ mod under_test;
 use level_2_intermediate::solutions::ex07_pool_timeouts as under_test;
 
 use shared::testing::{TIMEOUT, assert_quiet, recv_within, run_within};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 use under_test::{
-    Event, LogEntry, MonitoredPool, Outcome, PoolConfig, PoolError, Task, TaskError, TaskId,
+    Clock, Event, LogEntry, MonitoredPool, Outcome, PoolConfig, PoolError, Task, TaskError, TaskId,
     reference_tasks,
 };
 
@@ -115,6 +135,22 @@ fn wait_for_event(pool: &MonitoredPool, what: &str, found: impl Fn(&Event) -> bo
         assert!(Instant::now() < deadline, "no {what} within {TIMEOUT:?}");
         thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Left in a worker's thread-local storage by a task: as the thread exits, its destructor
+/// lingers a moment, then records that the thread has finished ending. A thread that was
+/// joined has run it to the end; one that was only counted as joined may not have.
+struct Linger(Arc<AtomicBool>);
+
+impl Drop for Linger {
+    fn drop(&mut self) {
+        thread::sleep(Duration::from_millis(300));
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static LINGER: RefCell<Option<Linger>> = const { RefCell::new(None) };
 }
 
 #[test]
@@ -327,14 +363,149 @@ fn retries_are_bounded_and_counted_in_the_outcome() {
 }
 
 #[test]
+fn each_attempt_times_out_at_its_own_deadline_whatever_came_in_between() {
+    // On a manual clock, time moves only when the test moves it: when each timeout fires is
+    // decided by the clock alone, never by how the threads are scheduled.
+    let limit = Duration::from_secs(60);
+    let clock = Clock::manual();
+    let pool =
+        MonitoredPool::with_clock(config(2, limit, 1), clock.clone()).expect("the pool started");
+    let first = pool.submit(Task::Hang).expect("submit");
+    wait_for_event(
+        &pool,
+        "dispatch of the first hang",
+        |e| matches!(e, Event::Dispatched { id, .. } if *id == first),
+    );
+    // Half a limit later, a second hang and a stats request reach the supervisor. A supervisor
+    // that waits a whole limit after its last message would now wait until 1.5 limits.
+    clock.advance(limit / 2);
+    let second = pool.submit(Task::Hang).expect("submit");
+    wait_for_event(
+        &pool,
+        "dispatch of the second hang",
+        |e| matches!(e, Event::Dispatched { id, .. } if *id == second),
+    );
+    assert_eq!(pool.stats().expect("stats").timeouts, 0);
+
+    // The clock reaches the first hang's deadline, with no message since.
+    clock.advance(limit / 2);
+    let o = recv_within(
+        pool.outcomes(),
+        TIMEOUT,
+        "the first hang to time out when the clock reached its deadline",
+    );
+    assert_eq!(
+        o,
+        Outcome {
+            id: first,
+            result: Err(TaskError::Timeout { limit }),
+            attempts: 1,
+        },
+        "the earliest deadline is the first hang's"
+    );
+    let stats = pool.stats().expect("stats");
+    assert_eq!(
+        stats.timeouts, 1,
+        "the second hang has half a limit left: {stats:?}"
+    );
+
+    clock.advance(limit / 2);
+    let o = recv_within(
+        pool.outcomes(),
+        TIMEOUT,
+        "the second hang to time out when the clock reached its deadline",
+    );
+    assert_eq!(
+        o,
+        Outcome {
+            id: second,
+            result: Err(TaskError::Timeout { limit }),
+            attempts: 1,
+        }
+    );
+
+    // On the pool's clock, each timeout came exactly one limit after its dispatch.
+    let log = pool.events();
+    for id in [first, second] {
+        let timed_out = log
+            .iter()
+            .find_map(|e| match e.event {
+                Event::TimedOut { id: i, .. } if i == id => Some(e.at),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no TimedOut event for task {id}: {log:?}"));
+        assert_eq!(
+            timed_out - dispatched_at(&log, id, 1),
+            limit,
+            "task {id}: {log:?}"
+        );
+    }
+}
+
+#[test]
+fn a_timed_out_worker_stays_busy_until_its_task_returns() {
+    let limit = Duration::from_millis(200);
+    let pool = pool(config(1, limit, 1));
+    let (release, stuck) = crossbeam_channel::bounded::<()>(1);
+    // A task that ignores its token: it times out, but its worker runs it until the test lets
+    // it go.
+    let stubborn = pool
+        .submit(Task::call(move |_token| {
+            recv_within(&stuck, TIMEOUT, "the test to release the task");
+            Ok(1)
+        }))
+        .expect("submit");
+    let next = pool.submit(Task::Divide { a: 6, b: 3 }).expect("submit");
+    let o = recv_within(pool.outcomes(), TIMEOUT, "the stubborn task to time out");
+    assert_eq!(
+        o,
+        Outcome {
+            id: stubborn,
+            result: Err(TaskError::Timeout { limit }),
+            attempts: 1,
+        }
+    );
+    let stats = pool.stats().expect("stats");
+    assert_eq!(
+        stats.busy_workers, 1,
+        "the timed-out task still runs: {stats:?}"
+    );
+    assert_eq!(
+        stats.queued, 1,
+        "so the next task waits for that worker: {stats:?}"
+    );
+
+    release.send(()).unwrap();
+    let o = recv_within(pool.outcomes(), TIMEOUT, "the next task's outcome");
+    assert_eq!(
+        o,
+        Outcome {
+            id: next,
+            result: Ok(2),
+            attempts: 1,
+        },
+        "the timed-out task's late answer is ignored, and the next task runs once its worker \
+         is free"
+    );
+    assert_quiet(
+        pool.outcomes(),
+        Duration::from_millis(100),
+        "after the two outcomes",
+    );
+}
+
+#[test]
 fn shutdown_cancels_a_hang_and_returns_within_its_deadline() {
     let deadline = Duration::from_secs(5);
     let pool = pool(config(2, Duration::from_secs(300), 3));
     let (started_tx, started) = crossbeam_channel::bounded::<()>(1);
+    let ended = Arc::new(AtomicBool::new(false));
+    let ended_in_task = Arc::clone(&ended);
     // Two hangs take both workers: the course's, and one that says when it has started.
     let hang = pool.submit(Task::Hang).expect("submit");
     let watched = pool
         .submit(Task::call(move |token| {
+            LINGER.with(|slot| *slot.borrow_mut() = Some(Linger(Arc::clone(&ended_in_task))));
             started_tx.send(()).unwrap();
             while !token.wait_timeout(Duration::from_millis(10)) {}
             Err(TaskError::Cancelled)
@@ -364,6 +535,10 @@ fn shutdown_cancels_a_hang_and_returns_within_its_deadline() {
     assert_eq!(
         report.workers_joined, 2,
         "both hangs stop when cancelled: {report:?}"
+    );
+    assert!(
+        ended.load(Ordering::SeqCst),
+        "the shutdown counted a worker as joined before its thread had ended"
     );
     assert_eq!(report.workers_abandoned, 0, "{report:?}");
     assert_eq!(report.unfinished, 5, "{report:?}");

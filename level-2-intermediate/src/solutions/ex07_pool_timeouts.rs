@@ -11,11 +11,12 @@
 //! `terminate()` ends, so it never exits. Rust cannot kill a thread, so the hang must be
 //! cooperative: it checks its token and returns.
 //!
-//! Written for you: each running attempt keeps its token and its `deadline` (set in
-//! `dispatch`, from the very clock reading its [`Event::Dispatched`] is stamped with), a late
-//! answer from an attempt that has timed out is ignored (`timed_out`), and the handle's side
-//! of the shutdown (`stop`), which waits for the supervisor's report no longer than the
-//! deadline. Your part is the supervisor's side.
+//! Written for you: the supervisor's [`Clock`], which it reads the time from and waits on (the
+//! real one, or in the tests a manual one that moves only when the test moves it), each running
+//! attempt's token and `deadline` (set in `dispatch`, from the very clock reading its
+//! [`Event::Dispatched`] is stamped with), a late answer from an attempt that has timed out is
+//! ignored (`timed_out`), and the handle's side of the shutdown (`stop`), which waits for the
+//! supervisor's report no longer than the deadline. Your part is the supervisor's side.
 //!
 //! **Check your attempt:** `cargo exercise check l2-ex07`
 //!
@@ -32,6 +33,11 @@
 //!   than the limit and still complete on their first attempt, while the hang times out.
 //!   Every [`Event::TimedOut`] is logged at least `timeout` after its [`Event::Dispatched`]
 //!   (the tests allow 5 ms of slack). A timed-out worker stays busy until its task returns.
+//! - The supervisor waits until the earliest deadline of the attempts running, whatever
+//!   messages came in between: on a manual [`Clock`], each attempt times out when the clock
+//!   reaches its deadline, not a limit after the last message. Every time the supervisor reads
+//!   for the limits, and every wait for one, goes through its clock (a shutdown's deadline is
+//!   the caller's, on the real clock).
 //! - [`MonitoredPool::shutdown`] gives every task still queued or running the outcome
 //!   `ShutDown`, cancels the running ones, joins the workers that stop, and returns by its
 //!   deadline even when a task ignores its token (that worker is left behind and counted).
@@ -40,7 +46,7 @@
 //! **Hints:** `cargo exercise hint l2-ex07` shows one at a time, from the idea to the
 //! exact API to the documentation.
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use shared::CancellationToken;
 use shared::testing::panic_message;
 use shared::workload::{checked_fib, fib};
@@ -323,6 +329,109 @@ pub fn reference_tasks(fib: [u32; 3]) -> Vec<Task> {
     ]
 }
 
+/// Where the supervisor reads the time and waits for it. A pool made by
+/// [`MonitoredPool::new`] runs on [`Clock::real`]; a test can give
+/// [`MonitoredPool::with_clock`] a [`Clock::manual`], whose time moves only when
+/// [`Clock::advance`] moves it, so that when a timeout fires does not depend on how the
+/// threads happen to be scheduled.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    manual: Option<Arc<ManualTime>>,
+}
+
+/// A manual clock's time, and a channel that wakes a wait on the clock when it moves.
+#[derive(Debug)]
+struct ManualTime {
+    start: Instant,
+    elapsed: Mutex<Duration>,
+    moved_tx: Sender<()>,
+    moved: Receiver<()>,
+}
+
+impl Clock {
+    /// The system's clock.
+    pub fn real() -> Self {
+        Self { manual: None }
+    }
+
+    /// A clock that stands still until [`advance`](Self::advance) moves it.
+    pub fn manual() -> Self {
+        let (moved_tx, moved) = crossbeam_channel::unbounded();
+        Self {
+            manual: Some(Arc::new(ManualTime {
+                start: Instant::now(),
+                elapsed: Mutex::new(Duration::ZERO),
+                moved_tx,
+                moved,
+            })),
+        }
+    }
+
+    /// Moves a manual clock forward by `by`, and wakes a [`recv_deadline`](Self::recv_deadline)
+    /// waiting on it.
+    ///
+    /// # Panics
+    /// On the real clock, which nobody moves.
+    pub fn advance(&self, by: Duration) {
+        let manual = self
+            .manual
+            .as_ref()
+            .expect("only a manual clock can be moved");
+        *manual
+            .elapsed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += by;
+        let _ = manual.moved_tx.send(());
+    }
+
+    /// The time now, on this clock.
+    pub fn now(&self) -> Instant {
+        match &self.manual {
+            None => Instant::now(),
+            Some(manual) => {
+                manual.start
+                    + *manual
+                        .elapsed
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+            }
+        }
+    }
+
+    /// `rx.recv_deadline(deadline)` on this clock: the next message, or
+    /// `Err(RecvTimeoutError::Timeout)` once this clock reads `deadline` or later.
+    ///
+    /// # Errors
+    /// `Timeout` when the deadline comes first; `Disconnected` when `rx` is empty and closed.
+    pub fn recv_deadline<T>(
+        &self,
+        rx: &Receiver<T>,
+        deadline: Instant,
+    ) -> Result<T, RecvTimeoutError> {
+        let Some(manual) = &self.manual else {
+            return rx.recv_deadline(deadline);
+        };
+        loop {
+            // A message already waiting comes first, as with the real clock.
+            match rx.try_recv() {
+                Ok(message) => return Ok(message),
+                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) => {}
+            }
+            if self.now() >= deadline {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            // Wakes for a message, or when the clock moves: then look at the time again.
+            crossbeam_channel::select! {
+                recv(rx) -> message => {
+                    return message.map_err(|_| RecvTimeoutError::Disconnected);
+                }
+                recv(manual.moved) -> _ => {}
+            }
+        }
+    }
+}
+
 /// One attempt, as sent to a worker.
 #[derive(Debug)]
 struct Job {
@@ -435,6 +544,8 @@ struct Supervisor {
     inbox: Receiver<Message>,
     outcomes: Sender<Outcome>,
     log: Arc<Mutex<Vec<LogEntry>>>,
+    /// Where every time the supervisor uses is read, and every wait for a deadline waits.
+    clock: Clock,
     started: Instant,
     queue: VecDeque<Pending>,
     workers: Vec<WorkerSlot>,
@@ -445,7 +556,7 @@ struct Supervisor {
 impl Supervisor {
     /// Appends an event to the log, stamped now.
     fn log(&self, event: Event) {
-        self.log_at(Instant::now(), event);
+        self.log_at(self.clock.now(), event);
     }
 
     /// Appends an event to the log, stamped `at`.
@@ -511,7 +622,7 @@ impl Supervisor {
                 // Cannot happen while `self.inbox_tx` lives; end rather than spin.
                 Err(RecvTimeoutError::Disconnected) => return,
             }
-            self.check_timeouts(Instant::now());
+            self.check_timeouts(self.clock.now());
             self.dispatch();
         }
     }
@@ -527,7 +638,7 @@ impl Supervisor {
             .map(|r| r.deadline)
             .min();
         match next_deadline {
-            Some(deadline) => self.inbox.recv_deadline(deadline),
+            Some(deadline) => self.clock.recv_deadline(&self.inbox, deadline),
             None => self
                 .inbox
                 .recv()
@@ -562,7 +673,7 @@ impl Supervisor {
             }
             // One clock reading for both the deadline and the log, so the log shows exactly
             // when the limit started.
-            let dispatched = Instant::now();
+            let dispatched = self.clock.now();
             let worker_id = worker.id;
             worker.running = Some(Running {
                 id: pending.id,
@@ -849,12 +960,21 @@ pub struct MonitoredPool {
 }
 
 impl MonitoredPool {
-    /// Starts `config.workers` workers and the supervisor.
+    /// Starts `config.workers` workers and the supervisor, on the real clock.
     ///
     /// # Errors
     /// [`PoolError::InvalidConfig`] for 0 workers, 0 attempts or a zero timeout;
     /// [`PoolError::Spawn`] if a thread cannot start.
     pub fn new(config: PoolConfig) -> Result<Self, PoolError> {
+        Self::with_clock(config, Clock::real())
+    }
+
+    /// [`new`](Self::new), with the time limits kept on `clock`. (The deadline of
+    /// [`shutdown`](Self::shutdown) is always on the real clock: it is the caller's.)
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_clock(config: PoolConfig, clock: Clock) -> Result<Self, PoolError> {
         if config.workers == 0 {
             return Err(PoolError::InvalidConfig("a pool needs a worker".into()));
         }
@@ -877,7 +997,8 @@ impl MonitoredPool {
             inbox,
             outcomes: outcomes_tx,
             log: Arc::clone(&log),
-            started: Instant::now(),
+            started: clock.now(),
+            clock,
             queue: VecDeque::new(),
             workers: Vec::with_capacity(config.workers),
             next_worker: 0,
