@@ -90,9 +90,7 @@ pub fn greet_in_worker(
         })
         .context("could not spawn the hello worker")?;
 
-    let greeting = rx
-        .recv()
-        .context("the hello worker sent no greeting")?;
+    let greeting = rx.recv().context("the hello worker sent no greeting")?;
 
     // No `terminate()` needed: the closure has returned, so `join` only collects its result.
     worker

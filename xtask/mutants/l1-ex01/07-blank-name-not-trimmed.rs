@@ -53,9 +53,7 @@ pub struct Greeting {
 pub fn greeting_for(name: Option<&str>) -> String {
     // `Option::filter` says "missing or blank": unlike JavaScript's `name || 'Guest'`, nothing
     // else (such as the string "0") counts as missing.
-    let name = name
-        .filter(|n| !n.is_empty())
-        .unwrap_or(DEFAULT_NAME);
+    let name = name.filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAME);
     format!("Hello, {name}! Nice to meet you.")
 }
 
