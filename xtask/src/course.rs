@@ -331,7 +331,18 @@ mod tests {
         assert_eq!(first.id, "l1-ex01");
         assert_eq!(first.title, "hello worker");
         assert_eq!(first.package, "level-1-basics");
-        assert_eq!(first.deadline, DEFAULT_DEADLINE);
+        // Its tests' header raises the deadline: one test waits out a 5 s reply timeout.
+        assert_eq!(first.deadline, Duration::from_secs(20));
+        // Tests whose header says nothing get the default.
+        let plain = all
+            .iter()
+            .find(|ex| {
+                !fs::read_to_string(&ex.tests)
+                    .unwrap()
+                    .contains("//! Deadline: ")
+            })
+            .expect("an exercise whose tests keep the default deadline");
+        assert_eq!(plain.deadline, DEFAULT_DEADLINE, "{plain}");
         assert!(find(&all, "L1-EX01").is_ok());
         assert!(find(&all, "ex01_hello_worker").is_ok());
         assert!(find(&all, "l9-ex99").is_err());

@@ -12,9 +12,13 @@
 //! - `greeting_for(Some("Alice"))` is `"Hello, Alice! Nice to meet you."`.
 //! - A missing name, or one that is empty or only spaces, greets `"Guest"`; other names are
 //!   used trimmed.
-//! - `greet_in_worker` builds the greeting on a thread named [`WORKER_NAME`], never on the
-//!   caller's thread, and reports which thread that was in [`Greeting`].
+//! - `greet_in_worker(name, greeting_for)` calls the function it is given (`greeting_for`
+//!   here) on a thread named [`WORKER_NAME`], never on the caller's thread, and reports which
+//!   thread that was in [`Greeting`]. The tests pass a function that notes the thread that
+//!   calls it, so a greeting made on the caller and only carried back by a worker fails.
 //! - The worker ends by itself: `greet_in_worker` joins it before returning.
+//! - If the function panics, or sends nothing within [`REPLY_TIMEOUT`], `greet_in_worker`
+//!   returns an error: it neither panics itself nor makes up a greeting.
 //!
 //! **Hints:** `cargo exercise hint l1-ex01` shows one at a time, from the idea to the
 //! exact API to the documentation.
@@ -50,17 +54,22 @@ pub fn greeting_for(name: Option<&str>) -> String {
     todo!("l1-ex01: build the greeting for a name, with \"Guest\" when it is missing or blank")
 }
 
-/// Starts a worker thread named [`WORKER_NAME`], gives it `name` as its initial data, and
-/// returns the [`Greeting`] it sends back, after the worker has ended.
+/// Starts a worker thread named [`WORKER_NAME`], gives it `name` as its initial data, has it
+/// call `make_greeting` (usually [`greeting_for`]) on that name, and returns the [`Greeting`]
+/// it sends back, after the worker has ended.
 ///
 /// # Errors
-/// If the thread cannot be spawned, sends no reply within [`REPLY_TIMEOUT`], or panics.
-pub fn greet_in_worker(name: Option<String>) -> anyhow::Result<Greeting> {
+/// If the thread cannot be spawned, sends no reply within [`REPLY_TIMEOUT`], or panics (a
+/// panic of `make_greeting` included).
+pub fn greet_in_worker(
+    name: Option<String>,
+    make_greeting: impl FnOnce(Option<&str>) -> String + Send + 'static,
+) -> anyhow::Result<Greeting> {
     let (tx, rx) = mpsc::channel::<Greeting>();
 
-    // TODO: spawn a thread named WORKER_NAME that moves `name` and `tx` in, builds a
-    // Greeting (its text from `greeting_for`, its thread id and name from
-    // `thread::current()`), and sends it back.
+    // TODO: spawn a thread named WORKER_NAME that moves `name`, `make_greeting` and `tx` in,
+    // builds a Greeting there (its text from `make_greeting(name.as_deref())`, its thread id
+    // and name from `thread::current()`), and sends it back.
     let worker: thread::JoinHandle<()> =
         todo!("l1-ex01: spawn a worker thread named \"hello-worker\" that sends a Greeting back");
 

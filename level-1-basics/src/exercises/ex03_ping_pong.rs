@@ -15,9 +15,14 @@
 //! - The worker answers each `Ping(n)` with a `Pong` carrying the same `n` and its own thread
 //!   id, and `Shutdown` with exactly one `ShutdownAck`, after which it sends nothing more and
 //!   ends by itself, even while the main thread still holds the inbox's sender.
-//! - [`run_exchange`]`(ROUNDS)` plays [`ROUNDS`] (5) rounds one at a time and returns a
-//!   [`Transcript`]: pongs 1 to 5 in order, 5 round trips, the shutdown acknowledged, and the
-//!   id of the worker thread, which is not the caller's. It joins the worker before returning.
+//! - [`run_exchange`]`(ROUNDS, spawn_pong_worker)` starts a worker with the function it is
+//!   given, plays [`ROUNDS`] (5) rounds one at a time and returns a [`Transcript`]: pongs 1 to
+//!   5 in order, 5 round trips, the shutdown acknowledged, and the id of the worker thread,
+//!   which is not the caller's. It joins the worker before returning.
+//! - The tests also give `run_exchange` a stand-in worker of their own. It fails the test if a
+//!   ping comes before the previous pong has gone back; it can answer wrongly, stay alive
+//!   after its acknowledgement, or panic, and `run_exchange` must then return an error, or
+//!   wait for it to end, instead of trusting it.
 //!
 //! **Hints:** `cargo exercise hint l1-ex03` shows one at a time, from the idea to the
 //! exact API to the documentation.
@@ -27,6 +32,9 @@ use crossbeam_channel::{Receiver, Sender};
 use std::io;
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
+
+/// A running pong worker: the sender of its inbox, the receiver of its replies, its handle.
+pub type PongWorker = (Sender<ToWorker>, Receiver<FromWorker>, JoinHandle<()>);
 
 /// The name the worker thread must have.
 pub const WORKER_NAME: &str = "pong-worker";
@@ -80,7 +88,7 @@ pub struct Transcript {
 ///
 /// # Errors
 /// If the thread cannot be spawned.
-pub fn spawn_pong_worker() -> io::Result<(Sender<ToWorker>, Receiver<FromWorker>, JoinHandle<()>)> {
+pub fn spawn_pong_worker() -> io::Result<PongWorker> {
     // Unbounded, like `postMessage`: a send never waits for the other side.
     let (to_worker, inbox) = crossbeam_channel::unbounded::<ToWorker>();
     let (replies_tx, replies) = crossbeam_channel::unbounded::<FromWorker>();
@@ -94,15 +102,18 @@ pub fn spawn_pong_worker() -> io::Result<(Sender<ToWorker>, Receiver<FromWorker>
     Ok((to_worker, replies, worker))
 }
 
-/// Plays `rounds` rounds of ping-pong with a fresh worker, one ping at a time, then shuts the
-/// worker down and returns what happened, after the worker has ended.
+/// Starts a fresh worker with `spawn_worker` (usually [`spawn_pong_worker`]), plays `rounds`
+/// rounds of ping-pong with it, one ping at a time, then shuts the worker down and returns
+/// what happened, after the worker has ended.
 ///
 /// # Errors
 /// If the worker cannot be spawned, a reply does not come within [`REPLY_TIMEOUT`], a reply
 /// is not the one expected, or the worker panics.
-pub fn run_exchange(rounds: u32) -> anyhow::Result<Transcript> {
-    let (pings, replies, worker) =
-        spawn_pong_worker().context("could not spawn the pong worker")?;
+pub fn run_exchange(
+    rounds: u32,
+    spawn_worker: impl FnOnce() -> io::Result<PongWorker>,
+) -> anyhow::Result<Transcript> {
+    let (pings, replies, worker) = spawn_worker().context("could not spawn the pong worker")?;
     let worker_id = worker.thread().id();
     let mut pongs: Vec<u32> = Vec::new();
     let mut round_trips: u32 = 0;

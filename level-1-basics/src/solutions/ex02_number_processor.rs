@@ -17,8 +17,13 @@
 //! - An odd count takes the middle number as the median; an even count the mean of the two
 //!   middle ones. Numbers sort as numbers (130 after 44), whatever their order in the input.
 //! - [`compute_stats`] leaves the caller's numbers in their order.
-//! - [`process_in_worker`] computes the stats on a worker thread, never on the caller's, and
-//!   reports which thread that was in [`Reply`]. It joins the worker before returning.
+//! - [`process_in_worker`]`(numbers, compute_stats)` moves the numbers to a worker thread
+//!   named [`WORKER_NAME`] and calls the function it is given (`compute_stats` here) there,
+//!   never on the caller's thread, and reports which thread that was in [`Reply`]. The tests
+//!   pass a function that notes the thread that calls it, so stats computed on the caller and
+//!   only carried back by a worker fail. It joins the worker before returning.
+//! - If the function panics, or the worker sends nothing within [`REPLY_TIMEOUT`],
+//!   `process_in_worker` returns an error: it neither panics itself nor makes up a reply.
 //!
 //! **Hints:** `cargo exercise hint l1-ex02` shows one at a time, from the idea to the
 //! exact API to the documentation.
@@ -114,14 +119,18 @@ pub fn compute_stats(numbers: &[i64]) -> Result<Stats, StatsError> {
     })
 }
 
-/// Starts a worker thread named [`WORKER_NAME`], sends it `numbers`, and returns the [`Reply`]
-/// it sends back, after the worker has ended.
+/// Starts a worker thread named [`WORKER_NAME`], sends it `numbers`, has it call `summarise`
+/// (usually [`compute_stats`]) on them, and returns the [`Reply`] it sends back, after the
+/// worker has ended.
 ///
 /// # Errors
 /// If the thread cannot be spawned, stops before it gets the numbers, sends no reply within
-/// [`REPLY_TIMEOUT`], or panics. An empty list is no error here: it is a [`Reply`] whose
-/// `stats` are `Err(StatsError::Empty)`.
-pub fn process_in_worker(numbers: Vec<i64>) -> anyhow::Result<Reply> {
+/// [`REPLY_TIMEOUT`], or panics (a panic of `summarise` included). An empty list is no error
+/// here: it is a [`Reply`] whose `stats` are `Err(StatsError::Empty)`.
+pub fn process_in_worker(
+    numbers: Vec<i64>,
+    summarise: impl FnOnce(&[i64]) -> Result<Stats, StatsError> + Send + 'static,
+) -> anyhow::Result<Reply> {
     let (numbers_tx, numbers_rx) = crossbeam_channel::bounded::<Vec<i64>>(1);
     let (reply_tx, reply_rx) = crossbeam_channel::bounded::<Reply>(1);
 
@@ -134,7 +143,7 @@ pub fn process_in_worker(numbers: Vec<i64>) -> anyhow::Result<Reply> {
                 return;
             };
             let reply = Reply {
-                stats: compute_stats(&numbers),
+                stats: summarise(&numbers),
                 thread: thread::current().id(),
             };
             // The caller may have given up waiting; then the worker simply ends.
