@@ -181,7 +181,7 @@ const WORKER_PREFIX: &str = "prod-worker-";
 /// `join` returned, because the kernel wakes the joiner before it removes the thread; a thread
 /// that runs any code of its own, a destructor included, always has its memory map.
 /// `None` where `/proc/self/task` does not exist.
-fn live_threads_named(prefix: &str) -> Option<Vec<String>> {
+fn running_threads_named(prefix: &str) -> Option<Vec<String>> {
     let tasks = std::fs::read_dir("/proc/self/task").ok()?;
     let mut names: Vec<String> = tasks
         .flatten()
@@ -868,9 +868,9 @@ fn tasks_run_at_once_on_the_named_workers_that_shutdown_joins() {
     let _pools = one_pool_at_a_time();
     run_within(TIMEOUT * 2, "the named workers", || {
         // The workers of an earlier test in this process may still be ending.
-        if live_threads_named(WORKER_PREFIX).is_some() {
+        if running_threads_named(WORKER_PREFIX).is_some() {
             wait_until("the workers of earlier tests to end", || {
-                live_threads_named(WORKER_PREFIX).is_some_and(|names| names.is_empty())
+                running_threads_named(WORKER_PREFIX).is_some_and(|names| names.is_empty())
             });
         }
         let pool = pool_with(&ManualClock::new());
@@ -925,7 +925,7 @@ fn tasks_run_at_once_on_the_named_workers_that_shutdown_joins() {
         let report = pool.shutdown(secs(60));
         assert!(report.drained, "{report:?}");
         assert_eq!((report.workers_joined, report.workers_left), (4, 0));
-        if let Some(live) = live_threads_named(WORKER_PREFIX) {
+        if let Some(live) = running_threads_named(WORKER_PREFIX) {
             assert!(
                 live.is_empty(),
                 "shutdown returned with its workers still running: {live:?}"
