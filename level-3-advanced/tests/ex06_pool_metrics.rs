@@ -5,6 +5,21 @@
 //!
 //! Nothing here is timed or threaded: a histogram is fed durations, and the text format is
 //! rendered from metrics and gauges that the tests fill in by hand.
+//!
+//! Every promise of the exercise's header and doc comments, and the test that fails when it is
+//! broken. No test starts a thread or reads a clock, so none depends on scheduling or load.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | `le` is inclusive (5 ms in `0.005`, 100 ms in `0.1`) | `histogram_buckets_are_cumulative_and_inf_equals_the_count` | no threads, no clock |
+//! | cumulative counts never go down; `+Inf` equals the count | `histogram_buckets_are_cumulative_and_inf_equals_the_count` | no threads, no clock |
+//! | the sum is exact | `histogram_buckets_are_cumulative_and_inf_equals_the_count` | no threads, no clock |
+//! | bounds that do not strictly ascend are `UnsortedBuckets` naming the first one, from `Histogram::new` and `Metrics::new` | `bounds_that_do_not_strictly_ascend_are_a_typed_error` | no threads, no clock |
+//! | `# HELP` and `# TYPE` before each metric's samples; lines `name{labels} value`, no `NaN` | every test that renders (`parse_exposition` checks each line) | no threads, no clock |
+//! | `le` ascending, ending at `+Inf`, written as plain numbers; `_sum` in seconds; `_count` | `the_text_exposition_parses_with_ascending_buckets_and_no_nan` | no threads, no clock |
+//! | each counter and gauge reads its own value, under its documented name and labels; the breaker gauge is 0, 1, 2 | `every_counter_and_gauge_reads_the_value_it_was_given` | no threads, no clock |
+//!
+//! Wrong answers that these tests catch are in `xtask/mutants/l3-ex06/`.
 
 // The code under test: your file when `cargo exercise check l3-ex06` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -144,5 +159,70 @@ fn the_text_exposition_parses_with_ascending_buckets_and_no_nan() {
             gauge_values.values().any(|&v| v == expected),
             "no gauge reads {expected}: {gauge_values:?}"
         );
+    }
+}
+
+#[test]
+fn every_counter_and_gauge_reads_the_value_it_was_given() {
+    let mut metrics = Metrics::new(&DURATION_BUCKETS).expect("the default buckets");
+    // Every value different, so that a value shown under another name is seen.
+    metrics.succeeded = 11;
+    metrics.failed = 12;
+    metrics.cancelled = 13;
+    metrics.rejected_open = 14;
+    metrics.rejected_shutdown = 15;
+    metrics.durations.observe(ms(20));
+    for (breaker, gauge) in [
+        (BreakerState::Closed, 0.0),
+        (BreakerState::Open, 1.0),
+        (BreakerState::HalfOpen, 2.0),
+    ] {
+        let gauges = Gauges {
+            active_workers: 21,
+            live_workers: 22,
+            queue_depth: 23,
+            breaker,
+        };
+        let text = render(&metrics, &gauges);
+        let (samples, types) = parse_exposition(&text);
+        check_histograms(&samples, &types);
+        for (name, kind) in [
+            ("pool_tasks_total", "counter"),
+            ("pool_tasks_rejected_total", "counter"),
+            ("pool_task_duration_seconds", "histogram"),
+            ("pool_active_workers", "gauge"),
+            ("pool_live_workers", "gauge"),
+            ("pool_queue_depth", "gauge"),
+            ("pool_circuit_breaker_state", "gauge"),
+        ] {
+            assert_eq!(
+                types.get(name).map(String::as_str),
+                Some(kind),
+                "the TYPE of {name} in:\n{text}"
+            );
+        }
+        let read = |name: &str, labels: &[(&str, &str)]| value_of(&samples, name, labels);
+        assert_eq!(
+            [
+                read("pool_tasks_total", &[("outcome", "success")]),
+                read("pool_tasks_total", &[("outcome", "failure")]),
+                read("pool_tasks_total", &[("outcome", "cancelled")]),
+                read("pool_tasks_rejected_total", &[("reason", "breaker_open")]),
+                read("pool_tasks_rejected_total", &[("reason", "shutting_down")]),
+            ],
+            [11.0, 12.0, 13.0, 14.0, 15.0],
+            "success, failure, cancelled, breaker_open, shutting_down in:\n{text}"
+        );
+        assert_eq!(
+            [
+                read("pool_active_workers", &[]),
+                read("pool_live_workers", &[]),
+                read("pool_queue_depth", &[]),
+                read("pool_circuit_breaker_state", &[]),
+            ],
+            [21.0, 22.0, 23.0, gauge],
+            "active, live, queue depth and the {breaker:?} breaker in:\n{text}"
+        );
+        assert_eq!(read("pool_task_duration_seconds_count", &[]), 1.0);
     }
 }

@@ -3,12 +3,44 @@
 //! `cargo test` runs them against the reference solution; `cargo exercise check l3-ex07` runs
 //! them against your file, `level-3-advanced/src/exercises/ex07_production_pool.rs`.
 //!
+//! Deadline: 15 s per test (one test runs 2,500 tasks one after another, each waking a worker,
+//! which takes a few seconds on a busy 2-core machine).
+//!
 //! Nothing here is timed. The pool reads a [`ManualClock`] that the tests move by hand, and a
 //! task "takes" 150 ms by moving that clock, so the histogram holds exact values. The one test
 //! on the real clock only checks that shutdown returns (a hang fails it after [`TIMEOUT`]),
-//! never how fast. Two short pauses only give a wrong answer time to show itself (a shutdown
-//! that returns before its deadline, an outcome sent before the breaker counted it): a right
+//! never how fast. A few pauses only give a wrong answer time to show itself (a shutdown that
+//! returns before its deadline, a worker thread left running after a shutdown that did not join
+//! it, and, where `/proc` is missing, an outcome sent before the breaker counted it): a right
 //! answer passes however long they last.
+//!
+//! Every promise of the exercise's header and doc comments, and the test that fails when it is
+//! broken:
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | a bad config (0 workers, each breaker error, unsorted buckets) is its `ConfigError` from `ProductionPool::new` | `a_bad_config_is_a_typed_error` | no thread runs |
+//! | the Node task list: 1 to 8 run, 3, 6, 7, 8 fail, the 8th result opens the breaker, 9 and 10 are rejected with 5 s left | `the_node_task_list_opens_the_breaker_and_time_alone_half_opens_it` | one task at a time, each outcome awaited; time is the manual clock |
+//! | ready is false while the breaker is open, true again once time alone half-opens it; 3 successes close it | `the_node_task_list_opens_the_breaker_and_time_alone_half_opens_it` | the clock moves only by hand |
+//! | ids are 1, 2, 3... in submission order | `the_node_task_list_opens_the_breaker_and_time_alone_half_opens_it` | one submitter, one task at a time |
+//! | ids from concurrent submitters are distinct, 1 to N, ascending for each submitter | `concurrent_submitters_get_distinct_ids_in_their_own_order` | checks sets and each submitter's own order, whatever the interleaving |
+//! | by the time an outcome arrives, the metrics count it and its duration is in the histogram | `every_outcome_finds_the_metrics_already_counting_it` | a right worker counts before it sends, so every read passes; a wrong one is caught only when the reader wins a race, which 2,500 tries make near certain (not deterministic: nothing the test can hold pauses a worker between sending and counting) |
+//! | by the time an outcome arrives, the breaker counts it | `an_outcome_is_sent_only_after_the_breaker_has_counted_it` | the breaker's lock is held by a reader stopped inside the test's clock; the worker is seen asleep on it (`/proc/self/task/*/stat`) before the test looks for the outcome |
+//! | `metrics_text` parses, with a histogram of 8, the breaker gauge at 1 and 10 counted events | `the_pools_metrics_text_parses_and_counts_what_happened` | one task at a time, each outcome awaited |
+//! | a task's duration is on the pool's clock and excludes its wait in the queue | `a_tasks_duration_is_how_long_it_ran_not_how_long_it_waited`, `the_node_task_list_opens_the_breaker_and_time_alone_half_opens_it` | the clock moves only by hand |
+//! | a panicking task is `Panicked` with its message (not a default value), counted failed; its worker lives on | `a_panicking_task_is_a_failure_and_its_worker_lives_on` | outcomes awaited; the 4 later tasks are gated until all run |
+//! | a panic is a failure to the breaker: 4 panics open it | `a_panic_is_a_failure_to_the_breaker_too` | one task at a time, each outcome awaited |
+//! | the 4 workers run 4 tasks at once, on threads named `prod-worker-N`, not the caller's | `tasks_run_at_once_on_the_named_workers_that_shutdown_joins` | each task must meet the other 3 (`Rendezvous`) under a deadline; the task records its own thread's name |
+//! | a drained shutdown has joined every worker | `tasks_run_at_once_on_the_named_workers_that_shutdown_joins` | each worker's thread lingers 250 ms after its exit notice (a thread-local's `Drop`); a joining shutdown waits for it, so none is left whatever the timing |
+//! | shutdown stops intake at once (not ready, `ShuttingDown`, counted), drains running and queued tasks, every task once | `shutdown_drains_the_work_and_refuses_new_tasks_meanwhile` | gated tasks; the manual clock never reaches the deadline |
+//! | at its deadline on the pool's clock, shutdown reports the running and queued tasks, cancels the token (`Cancelled`, `ShutDown`), and not before | `at_its_deadline_shutdown_tells_hung_tasks_to_stop_and_returns` | each hung task checks, when told to stop, that the manual clock has reached the deadline |
+//! | on the real clock, shutdown returns despite a hung task; a second shutdown is harmless | `on_the_real_clock_shutdown_returns_despite_a_hung_task` | it checks that shutdown returns, never how fast |
+//! | dropping the pool cancels its running tasks' token | `dropping_the_pool_tells_its_running_tasks_to_stop` | the task waits for the token, under a deadline |
+//!
+//! `submit` never blocks (the queue is unbounded; a full breaker refuses at once), so there is
+//! no blocked submit whose wait a duration could leave out; and `took` is documented as how
+//! long a task ran, which the queue-wait test checks. Wrong answers that these tests catch are
+//! in `xtask/mutants/l3-ex07/`.
 
 // The code under test: your file when `cargo exercise check l3-ex07` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -25,8 +57,9 @@ mod exposition;
 
 use exposition::{check_histograms, parse_exposition, value_of};
 use shared::CancellationToken;
-use shared::testing::{TIMEOUT, join_within, recv_within, run_within};
-use std::sync::{Arc, Mutex};
+use shared::testing::{Rendezvous, TIMEOUT, join_within, recv_within, run_within};
+use std::cell::RefCell;
+use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 use under_test::{
@@ -100,6 +133,21 @@ fn hung_task(token: &CancellationToken) -> Result<u64, TaskError> {
     }
 }
 
+/// A [`hung_task`] that, told to stop, also checks that the pool's clock has reached
+/// `not_before`, the shutdown's deadline: told any earlier, it fails.
+fn hung_until(
+    clock: &ManualClock,
+    not_before: Instant,
+) -> impl FnOnce(&CancellationToken) -> Result<u64, TaskError> + Send + 'static {
+    let clock = clock.clone();
+    move |token| match hung_task(token) {
+        Err(TaskError::Cancelled) if clock.now() < not_before => Err(TaskError::Failed(
+            "told to stop before the shutdown's deadline".to_owned(),
+        )),
+        other => other,
+    }
+}
+
 fn pool_with(clock: &ManualClock) -> ProductionPool {
     ProductionPool::new(PoolConfig::default(), Arc::new(clock.clone()))
         .expect("the default config was refused")
@@ -113,6 +161,71 @@ fn wait_until(what: &str, ok: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "{what}: not within {TIMEOUT:?}");
         thread::sleep(ms(1));
     }
+}
+
+/// Held by every test that starts a pool, so that one test's `prod-worker-*` threads are never
+/// taken for another's: `cargo test` runs a file's tests as threads of one process.
+static POOLS: Mutex<()> = Mutex::new(());
+
+/// Takes [`POOLS`]; a test that failed while holding it leaves it usable.
+fn one_pool_at_a_time() -> MutexGuard<'static, ()> {
+    POOLS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The prefix of the pool's worker names, `prod-worker-{n}`.
+const WORKER_PREFIX: &str = "prod-worker-";
+
+/// The names of the live threads whose name starts with `prefix`, leaving out threads that are
+/// already inside the kernel's exit (their memory map is gone: `vsize`, field 23 of
+/// `/proc/self/task/*/stat`, is 0). A joined thread can still be listed for a moment after
+/// `join` returned, because the kernel wakes the joiner before it removes the thread; a thread
+/// that runs any code of its own, a destructor included, always has its memory map.
+/// `None` where `/proc/self/task` does not exist.
+fn running_threads_named(prefix: &str) -> Option<Vec<String>> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let mut names: Vec<String> = tasks
+        .flatten()
+        .filter_map(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            // The fields after the name, which is in parentheses and may hold spaces.
+            let (_, fields) = stat.rsplit_once(')')?;
+            // Field 3 (the state) is the first after the name, so field 23 is the 21st.
+            let vsize: u64 = fields.split_whitespace().nth(20)?.parse().ok()?;
+            (vsize > 0).then(|| comm.trim_end_matches('\n').to_owned())
+        })
+        .filter(|name| name.starts_with(prefix))
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+/// The kernel's id of the calling thread, from `/proc/thread-self` (`<pid>/task/<tid>`).
+fn current_tid() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// The scheduler state of thread `tid` of this process: `R` running or runnable, `S` asleep
+/// (waiting for a lock, a channel, a futex), and so on. `None` if it cannot be read.
+fn thread_state(tid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let (_, fields) = stat.rsplit_once(')')?;
+    fields.split_whitespace().next()?.chars().next()
+}
+
+/// A value that, dropped, holds its thread back for a while: a worker's thread-local keeps one,
+/// so that the worker's thread ends that long after its last task, its exit notice included.
+struct Linger;
+
+impl Drop for Linger {
+    fn drop(&mut self) {
+        thread::sleep(ms(250));
+    }
+}
+
+thread_local! {
+    static LINGER: RefCell<Option<Linger>> = const { RefCell::new(None) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,6 +328,7 @@ fn a_bad_config_is_a_typed_error() {
 
 #[test]
 fn the_node_task_list_opens_the_breaker_and_time_alone_half_opens_it() {
+    let _pools = one_pool_at_a_time();
     run_within(TIMEOUT * 2, "the Node task list", || {
         let clock = ManualClock::new();
         let pool = pool_with(&clock);
@@ -309,6 +423,7 @@ fn the_node_task_list_opens_the_breaker_and_time_alone_half_opens_it() {
 
 #[test]
 fn the_pools_metrics_text_parses_and_counts_what_happened() {
+    let _pools = one_pool_at_a_time();
     run_within(TIMEOUT * 2, "the metrics run", || {
         let clock = ManualClock::new();
         let pool = pool_with(&clock);
@@ -384,6 +499,7 @@ impl Clock for StallingClock {
 
 #[test]
 fn an_outcome_is_sent_only_after_the_breaker_has_counted_it() {
+    let _pools = one_pool_at_a_time();
     run_within(TIMEOUT * 2, "the outcome behind a locked breaker", || {
         let (stopped_tx, stopped) = crossbeam_channel::unbounded();
         let (release, release_rx) = crossbeam_channel::bounded::<()>(0);
@@ -397,7 +513,17 @@ fn an_outcome_is_sent_only_after_the_breaker_has_counted_it() {
                 .expect("the default config was refused"),
         );
         let (open, gate) = crossbeam_channel::bounded::<()>(0);
-        pool.submit(gated_task(&gate, 7)).expect("refused");
+        let (tid_tx, tid) = crossbeam_channel::unbounded();
+        let (returning_tx, returning) = crossbeam_channel::unbounded();
+        let task = gated_task(&gate, 7);
+        pool.submit(move |token| {
+            let _ = tid_tx.send(current_tid());
+            let result = task(token);
+            let _ = returning_tx.send(());
+            result
+        })
+        .expect("refused");
+        let worker = recv_within(&tid, TIMEOUT, "the task to start");
         wait_until("the task running", || pool.gauges().active_workers == 1);
 
         // A reader stopped inside `gauges` holds the breaker's lock.
@@ -410,13 +536,44 @@ fn an_outcome_is_sent_only_after_the_breaker_has_counted_it() {
         };
         recv_within(&stopped, TIMEOUT, "the reader to stop inside the clock");
         // The task ends; its worker cannot record it in the breaker while the reader holds the
-        // lock, so no outcome may arrive. The wait only gives a wrong worker time to send one.
+        // lock, so no outcome may arrive.
         drop(open);
-        let early = pool.outcomes().recv_timeout(ms(100));
+        recv_within(&returning, TIMEOUT, "the task to return");
+        let early = match worker {
+            // Once the task has returned, nothing in a worker blocks but the breaker's lock,
+            // which the reader holds. So a worker seen asleep, several times in a row, is
+            // waiting for the breaker: a right worker has not sent the outcome, a wrong one
+            // already has. Seen that way, the check does not depend on timing.
+            Some(worker) => {
+                let deadline = Instant::now() + TIMEOUT;
+                let mut asleep = 0;
+                loop {
+                    if let Ok(early) = pool.outcomes().try_recv() {
+                        break Some(early);
+                    }
+                    if asleep == 5 {
+                        break None;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "the worker never blocked after its task returned"
+                    );
+                    asleep = match thread_state(worker) {
+                        Some('S') => asleep + 1,
+                        Some(_) => 0,
+                        // The state cannot be read: the wait only gives a wrong worker time.
+                        None => break pool.outcomes().recv_timeout(ms(100)).ok(),
+                    };
+                    thread::sleep(ms(1));
+                }
+            }
+            // No `/proc` to look in: the wait only gives a wrong worker time to send.
+            None => pool.outcomes().recv_timeout(ms(100)).ok(),
+        };
         drop(release);
         join_within(reader, TIMEOUT, "the reader").expect("the reader panicked");
         assert!(
-            early.is_err(),
+            early.is_none(),
             "the outcome arrived before the breaker had counted the task: {early:?}"
         );
 
@@ -429,6 +586,7 @@ fn an_outcome_is_sent_only_after_the_breaker_has_counted_it() {
 
 #[test]
 fn a_panicking_task_is_a_failure_and_its_worker_lives_on() {
+    let _pools = one_pool_at_a_time();
     run_within(TIMEOUT * 2, "the panicking task", || {
         let clock = ManualClock::new();
         let pool = pool_with(&clock);
@@ -469,6 +627,7 @@ fn a_panicking_task_is_a_failure_and_its_worker_lives_on() {
 
 #[test]
 fn shutdown_drains_the_work_and_refuses_new_tasks_meanwhile() {
+    let _pools = one_pool_at_a_time();
     run_within(TIMEOUT * 2, "the draining shutdown", || {
         let clock = ManualClock::new();
         let pool = Arc::new(pool_with(&clock));
@@ -528,12 +687,15 @@ fn shutdown_drains_the_work_and_refuses_new_tasks_meanwhile() {
 
 #[test]
 fn at_its_deadline_shutdown_tells_hung_tasks_to_stop_and_returns() {
+    let _pools = one_pool_at_a_time();
     run_within(TIMEOUT * 2, "the shutdown with hung tasks", || {
         let clock = ManualClock::new();
         let pool = Arc::new(pool_with(&clock));
-        // 4 hung tasks hold every worker; a fifth waits behind them.
+        // 4 hung tasks hold every worker; a fifth waits behind them. The clock stands still
+        // until the test moves it, so the shutdown's deadline will be 30 s from now.
+        let deadline = clock.now() + secs(30);
         for _ in 0..4 {
-            pool.submit(hung_task).expect("refused");
+            pool.submit(hung_until(&clock, deadline)).expect("refused");
         }
         pool.submit(|_| Ok(5)).expect("refused");
         wait_until("four hung tasks running", || {
@@ -549,6 +711,8 @@ fn at_its_deadline_shutdown_tells_hung_tasks_to_stop_and_returns() {
         });
         // Nothing can end and the pool's clock stands still, so a correct shutdown is still
         // waiting however slow the machine; the pause only gives a wrong one time to return.
+        // A shutdown that cancels before its deadline is caught whatever the timing: each hung
+        // task then fails, as it checks the clock when told to stop.
         thread::sleep(ms(20));
         assert!(
             !shutting.is_finished(),
@@ -587,6 +751,7 @@ fn at_its_deadline_shutdown_tells_hung_tasks_to_stop_and_returns() {
 #[test]
 fn on_the_real_clock_shutdown_returns_despite_a_hung_task() {
     // The only test on the real clock: it checks that shutdown returns, never how fast.
+    let _pools = one_pool_at_a_time();
     run_within(TIMEOUT * 2, "the real-clock shutdown", || {
         let pool = ProductionPool::new(PoolConfig::default(), Arc::new(SystemClock))
             .expect("the default config was refused");
@@ -600,5 +765,236 @@ fn on_the_real_clock_shutdown_returns_despite_a_hung_task() {
         assert_eq!(outcome.result, Err(TaskError::Cancelled));
         // Shutting down twice is harmless.
         assert_eq!(pool.shutdown(ms(200)).told_to_stop, Vec::<TaskId>::new());
+    });
+}
+
+#[test]
+fn a_panic_is_a_failure_to_the_breaker_too() {
+    let _pools = one_pool_at_a_time();
+    run_within(TIMEOUT * 2, "the panicking tasks", || {
+        let clock = ManualClock::new();
+        let pool = pool_with(&clock);
+        for i in 1..=4 {
+            pool.submit(move |_| panic!("task {i} panics on purpose"))
+                .expect("refused");
+            let outcome = recv_within(pool.outcomes(), TIMEOUT, "a panicking task");
+            assert!(
+                matches!(outcome.result, Err(TaskError::Panicked(_))),
+                "{outcome:?}"
+            );
+        }
+        assert_eq!(
+            pool.health().breaker,
+            BreakerState::Open,
+            "4 panics in 4 calls must open the breaker"
+        );
+        assert_eq!(pool.metrics().failed, 4);
+        pool.shutdown(secs(60));
+    });
+}
+
+#[test]
+fn every_outcome_finds_the_metrics_already_counting_it() {
+    let _pools = one_pool_at_a_time();
+    run_within(TIMEOUT * 2, "the outcomes read at once", || {
+        let clock = ManualClock::new();
+        let pool = pool_with(&clock);
+        // A count made after the outcome is sent is a race that a reader wins now and then:
+        // this test reads the metrics the instant each outcome arrives, 2,500 times. A
+        // right worker counts first: it passes however the threads are scheduled.
+        let deadline = Instant::now() + TIMEOUT;
+        for i in 1..=2_500 {
+            pool.submit(move |_| Ok(i)).expect("refused");
+            let outcome = loop {
+                match pool.outcomes().try_recv() {
+                    Ok(outcome) => break outcome,
+                    Err(_) => {
+                        assert!(Instant::now() < deadline, "task {i}: no outcome in time");
+                        std::hint::spin_loop();
+                    }
+                }
+            };
+            let metrics = pool.metrics();
+            assert_eq!(outcome.result, Ok(i));
+            assert_eq!(
+                (metrics.succeeded, metrics.durations.count()),
+                (i, i),
+                "the outcome of task {i} arrived before the metrics counted it"
+            );
+        }
+        pool.shutdown(secs(60));
+    });
+}
+
+#[test]
+fn a_tasks_duration_is_how_long_it_ran_not_how_long_it_waited() {
+    let _pools = one_pool_at_a_time();
+    run_within(TIMEOUT * 2, "the queued task", || {
+        let clock = ManualClock::new();
+        let pool = pool_with(&clock);
+        let (open, gate) = crossbeam_channel::bounded::<()>(0);
+        for value in 1..=4 {
+            pool.submit(gated_task(&gate, value)).expect("refused");
+        }
+        wait_until("four tasks running", || pool.gauges().active_workers == 4);
+        // It waits 2 s in the queue on the pool's clock, then runs for 30 ms.
+        let queued = pool
+            .submit(pretend_task(&clock, ms(30), 5, false))
+            .expect("refused");
+        clock.advance(secs(2));
+        drop(open);
+        let outcome = (0..5)
+            .map(|_| recv_within(pool.outcomes(), TIMEOUT, "an outcome"))
+            .find(|outcome| outcome.id == queued)
+            .expect("the queued task's outcome");
+        assert_eq!(outcome.result, Ok(5));
+        assert_eq!(
+            outcome.took,
+            Some(ms(30)),
+            "a task's duration starts when a worker starts it, not when it is submitted"
+        );
+        let within_50_ms = pool
+            .metrics()
+            .durations
+            .cumulative()
+            .into_iter()
+            .find(|(bound, _)| *bound == Some(ms(50)))
+            .map(|(_, count)| count);
+        assert_eq!(within_50_ms, Some(1), "the histogram holds the 30 ms");
+        pool.shutdown(secs(60));
+    });
+}
+
+#[test]
+fn tasks_run_at_once_on_the_named_workers_that_shutdown_joins() {
+    let _pools = one_pool_at_a_time();
+    run_within(TIMEOUT * 2, "the named workers", || {
+        // The workers of an earlier test in this process may still be ending.
+        if running_threads_named(WORKER_PREFIX).is_some() {
+            wait_until("the workers of earlier tests to end", || {
+                running_threads_named(WORKER_PREFIX).is_some_and(|names| names.is_empty())
+            });
+        }
+        let pool = pool_with(&ManualClock::new());
+        let caller = thread::current().name().map(str::to_owned);
+        // Each task must meet the other three before it ends: only 4 running at once can.
+        let meeting = Arc::new(Rendezvous::new(4));
+        let (names_tx, names) = crossbeam_channel::unbounded();
+        for value in 1..=4 {
+            let (meeting, names_tx) = (Arc::clone(&meeting), names_tx.clone());
+            pool.submit(move |_| {
+                let _ = names_tx.send(thread::current().name().map(str::to_owned));
+                // The worker's thread ends 250 ms after its exit notice is sent: a shutdown
+                // that does not join it returns while it still runs.
+                LINGER.with(|linger| *linger.borrow_mut() = Some(Linger));
+                if meeting.meet(TIMEOUT) {
+                    Ok(value)
+                } else {
+                    Err(TaskError::Failed(
+                        "the 4 tasks did not run at the same time".to_owned(),
+                    ))
+                }
+            })
+            .expect("refused");
+        }
+        let mut values: Vec<u64> = (0..4)
+            .map(|_| {
+                recv_within(pool.outcomes(), TIMEOUT, "a task that meets the others")
+                    .result
+                    .expect("a task failed")
+            })
+            .collect();
+        values.sort_unstable();
+        assert_eq!(values, [1, 2, 3, 4]);
+        let mut names: Vec<String> = names
+            .try_iter()
+            .map(|name| name.unwrap_or_default())
+            .collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            4,
+            "4 tasks at once ran on 4 threads: {names:?}"
+        );
+        for name in &names {
+            assert!(
+                name.starts_with(WORKER_PREFIX) && Some(name) != caller.as_ref(),
+                "a task ran on {name:?}, not on a worker named {WORKER_PREFIX}N"
+            );
+        }
+
+        let report = pool.shutdown(secs(60));
+        assert!(report.drained, "{report:?}");
+        assert_eq!((report.workers_joined, report.workers_left), (4, 0));
+        if let Some(live) = running_threads_named(WORKER_PREFIX) {
+            assert!(
+                live.is_empty(),
+                "shutdown returned with its workers still running: {live:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn concurrent_submitters_get_distinct_ids_in_their_own_order() {
+    const SUBMITTERS: u64 = 4;
+    const EACH: u64 = 500;
+    let _pools = one_pool_at_a_time();
+    run_within(TIMEOUT * 2, "the concurrent submitters", || {
+        let pool = Arc::new(pool_with(&ManualClock::new()));
+        let start = Arc::new(Barrier::new(SUBMITTERS as usize));
+        let submitters: Vec<_> = (0..SUBMITTERS)
+            .map(|_| {
+                let (pool, start) = (Arc::clone(&pool), Arc::clone(&start));
+                thread::spawn(move || {
+                    start.wait();
+                    (0..EACH)
+                        .map(|i| pool.submit(move |_| Ok(i)).expect("refused"))
+                        .collect::<Vec<TaskId>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for submitter in submitters {
+            let ids = join_within(submitter, TIMEOUT, "a submitter").expect("a submitter panicked");
+            assert!(
+                ids.windows(2).all(|pair| pair[0] < pair[1]),
+                "one submitter's ids are not in its submission order"
+            );
+            all.extend(ids);
+        }
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (1..=SUBMITTERS * EACH).collect::<Vec<_>>(),
+            "ids must be 1, 2, 3..., each given once"
+        );
+        let mut ended: Vec<TaskId> = (0..SUBMITTERS * EACH)
+            .map(|_| recv_within(pool.outcomes(), TIMEOUT, "an outcome").id)
+            .collect();
+        ended.sort_unstable();
+        assert_eq!(ended, all, "one outcome per task");
+        pool.shutdown(secs(60));
+    });
+}
+
+#[test]
+fn dropping_the_pool_tells_its_running_tasks_to_stop() {
+    let _pools = one_pool_at_a_time();
+    run_within(TIMEOUT * 2, "the dropped pool", || {
+        let pool = pool_with(&ManualClock::new());
+        let (told_tx, told) = crossbeam_channel::unbounded();
+        pool.submit(move |token| {
+            let _ = told_tx.send(token.wait_timeout(TIMEOUT));
+            Err(TaskError::Cancelled)
+        })
+        .expect("refused");
+        wait_until("the task running", || pool.gauges().active_workers == 1);
+        drop(pool);
+        assert!(
+            recv_within(&told, TIMEOUT * 2, "the running task to hear of the drop"),
+            "dropping the pool did not cancel its running task's token"
+        );
     });
 }

@@ -18,8 +18,11 @@
 //!   order, from [`Histogram::new`] and from [`Metrics::new`].
 //! - [`render`] writes the text exposition format: `# HELP` and `# TYPE` before each metric,
 //!   then lines `name{labels} value` (no `NaN`), the histogram's `le` bounds ascending and
-//!   ending at `+Inf`, then `_sum` (in seconds) and `_count`; the counters and the gauges read
-//!   the values they were given.
+//!   ending at `+Inf`, then `_sum` (in seconds) and `_count`. Each counter and gauge reads the
+//!   value it was given: `pool_tasks_total` with `outcome` `success`, `failure`, `cancelled`;
+//!   `pool_tasks_rejected_total` with `reason` `breaker_open`, `shutting_down`;
+//!   `pool_active_workers`, `pool_live_workers`, `pool_queue_depth`; and
+//!   `pool_circuit_breaker_state`, 0 closed, 1 open, 2 half-open.
 //!
 //! **Hints:** `cargo exercise hint l3-ex06` shows one at a time, from the idea to the
 //! exact API to the documentation.

@@ -37,8 +37,8 @@ fn parse_labels(text: &str, line: &str) -> Vec<(String, String)> {
     labels
 }
 
-/// Parses the text exposition format, checking each line's shape: `# HELP name text`,
-/// `# TYPE name kind` (once per name, before its samples), or `name{labels} value` with a
+/// Parses the text exposition format, checking each line's shape: `# HELP name text` and
+/// `# TYPE name kind` (each once per name, both before its samples), or `name{labels} value` with a
 /// number that is not NaN. Returns the samples and the declared types.
 pub fn parse_exposition(text: &str) -> (Vec<Sample>, BTreeMap<String, String>) {
     let mut types = BTreeMap::new();
@@ -102,6 +102,10 @@ pub fn parse_exposition(text: &str) -> (Vec<Sample>, BTreeMap<String, String>) {
         assert!(
             types.contains_key(family),
             "a sample before its TYPE line: {line}"
+        );
+        assert!(
+            helped.contains(family),
+            "a sample before its HELP line: {line}"
         );
         samples.push(Sample {
             name: name.to_owned(),

@@ -20,7 +20,11 @@
 //! - Task ids are 1, 2, 3... in submission order. By the time a task's [`Outcome`] arrives, the
 //!   metrics and the breaker count it, and its duration is in the histogram;
 //!   [`ProductionPool::metrics_text`] shows it all.
-//! - A panicking task is a failure; its worker lives on (the pool stays live).
+//! - A panicking task is a failure, to the metrics and to the breaker; its worker lives on (the
+//!   pool stays live).
+//! - The 4 workers, named `prod-worker-0` to `prod-worker-3`, run 4 tasks at once; a task's
+//!   `took` is how long it ran, not how long it waited in the queue; a drained shutdown has
+//!   joined every worker; dropping the pool without a shutdown cancels the running tasks' token.
 //! - [`ProductionPool::shutdown`] stops intake at once (readiness false,
 //!   [`SubmitError::ShuttingDown`]), lets the workers finish the running and queued tasks, and
 //!   returns when they have, or when its deadline passes on the pool's clock: then it cancels
@@ -824,8 +828,10 @@ impl ProductionPool {
 
     /// The gauges, now.
     pub fn gauges(&self) -> Gauges {
+        // One lock at a time: the running set's lock is let go before the breaker's is taken.
+        let active_workers = lock(&self.shared.running).len();
         Gauges {
-            active_workers: lock(&self.shared.running).len(),
+            active_workers,
             live_workers: self.shared.live_workers.load(Ordering::SeqCst),
             queue_depth: self.queue.len(),
             breaker: lock(&self.shared.breaker).state(self.shared.clock.now()),
