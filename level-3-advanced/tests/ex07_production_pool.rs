@@ -57,7 +57,9 @@ mod exposition;
 
 use exposition::{check_histograms, parse_exposition, value_of};
 use shared::CancellationToken;
-use shared::testing::{Rendezvous, TIMEOUT, join_within, recv_within, run_within};
+use shared::testing::{
+    Rendezvous, TIMEOUT, join_within, live_threads_named, recv_within, run_within,
+};
 use std::cell::RefCell;
 use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -174,31 +176,6 @@ fn one_pool_at_a_time() -> MutexGuard<'static, ()> {
 
 /// The prefix of the pool's worker names, `prod-worker-{n}`.
 const WORKER_PREFIX: &str = "prod-worker-";
-
-/// The names of the live threads whose name starts with `prefix`, leaving out threads that are
-/// already inside the kernel's exit (their memory map is gone: `vsize`, field 23 of
-/// `/proc/self/task/*/stat`, is 0). A joined thread can still be listed for a moment after
-/// `join` returned, because the kernel wakes the joiner before it removes the thread; a thread
-/// that runs any code of its own, a destructor included, always has its memory map.
-/// `None` where `/proc/self/task` does not exist.
-fn running_threads_named(prefix: &str) -> Option<Vec<String>> {
-    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
-    let mut names: Vec<String> = tasks
-        .flatten()
-        .filter_map(|task| {
-            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
-            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-            // The fields after the name, which is in parentheses and may hold spaces.
-            let (_, fields) = stat.rsplit_once(')')?;
-            // Field 3 (the state) is the first after the name, so field 23 is the 21st.
-            let vsize: u64 = fields.split_whitespace().nth(20)?.parse().ok()?;
-            (vsize > 0).then(|| comm.trim_end_matches('\n').to_owned())
-        })
-        .filter(|name| name.starts_with(prefix))
-        .collect();
-    names.sort();
-    Some(names)
-}
 
 /// The kernel's id of the calling thread, from `/proc/thread-self` (`<pid>/task/<tid>`).
 fn current_tid() -> Option<u32> {
@@ -870,9 +847,9 @@ fn tasks_run_at_once_on_the_named_workers_that_shutdown_joins() {
     let _pools = one_pool_at_a_time();
     run_within(TIMEOUT * 2, "the named workers", || {
         // The workers of an earlier test in this process may still be ending.
-        if running_threads_named(WORKER_PREFIX).is_some() {
+        if live_threads_named(WORKER_PREFIX).is_some() {
             wait_until("the workers of earlier tests to end", || {
-                running_threads_named(WORKER_PREFIX).is_some_and(|names| names.is_empty())
+                live_threads_named(WORKER_PREFIX).is_some_and(|names| names.is_empty())
             });
         }
         let pool = pool_with(&ManualClock::new());
@@ -927,7 +904,7 @@ fn tasks_run_at_once_on_the_named_workers_that_shutdown_joins() {
         let report = pool.shutdown(secs(60));
         assert!(report.drained, "{report:?}");
         assert_eq!((report.workers_joined, report.workers_left), (4, 0));
-        if let Some(live) = running_threads_named(WORKER_PREFIX) {
+        if let Some(live) = live_threads_named(WORKER_PREFIX) {
             assert!(
                 live.is_empty(),
                 "shutdown returned with its workers still running: {live:?}"

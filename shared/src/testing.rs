@@ -301,7 +301,8 @@ impl Drop for ProbeGuard {
 ///
 /// A test calls it right after the code under test returns, to prove that the workers it
 /// promised to join are gone: a joined thread has ended, so no name is left; a detached one
-/// may still be running. Give the workers names longer than nothing and shorter than 16 bytes.
+/// may still be running (threads already inside the kernel's exit are left out). Give the
+/// workers names longer than nothing and shorter than 16 bytes.
 /// A new thread takes its name as it starts running, so a thread that has not yet run any of
 /// its code may still show its parent's name.
 /// Returns `None` on systems without `/proc/self/task`, where a test cannot look.
@@ -328,13 +329,34 @@ pub fn live_threads_named(prefix: &str) -> Option<Vec<String>> {
     let tasks = std::fs::read_dir("/proc/self/task").ok()?;
     let mut names: Vec<String> = tasks
         .flatten()
-        // A thread may end between listing and reading: its file is then gone, and so is it.
-        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
-        .map(|comm| comm.trim_end_matches('\n').to_owned())
+        // A thread may end between listing and reading: its files are then gone, and so is it.
+        .filter_map(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            has_memory_map(&stat).then(|| comm.trim_end_matches('\n').to_owned())
+        })
         .filter(|name| name.starts_with(prefix))
         .collect();
     names.sort();
     Some(names)
+}
+
+/// Whether a thread, from its `/proc/self/task/*/stat` line, still has the process's memory
+/// map: `vsize` (field 23) is 0 once it is inside the kernel's exit. A joined thread can still
+/// be listed for a moment after `join` returned (the kernel wakes the joiner before it removes
+/// the thread), but without its memory map; a thread that runs any code of its own, a
+/// destructor included, has it.
+fn has_memory_map(stat: &str) -> bool {
+    // The fields after the name, which is in parentheses and may hold spaces and parentheses.
+    let Some((_, fields)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    // Field 3, the state, is the first after the name, so field 23 is the 21st.
+    fields
+        .split_whitespace()
+        .nth(20)
+        .and_then(|vsize| vsize.parse::<u64>().ok())
+        .is_some_and(|vsize| vsize > 0)
 }
 
 /// A meeting point for `parties` threads with a deadline: [`Rendezvous::meet`] returns `true`
