@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::thread::{self, ThreadId};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use under_test::{BuildError, Closed, TaskError, TaskHandle, WorkerPool};
 
 /// The Node exercise's 20 tasks, with `fib(20..=39)` in place of its `fib(30..=49)`, which
@@ -470,8 +470,44 @@ struct ExitWatch {
 
 impl Drop for ExitWatch {
     fn drop(&mut self) {
+        // Lingers a little as its thread ends, to widen the window in which a shutdown that
+        // does not join returns too early. A shutdown that joins waits for it, whatever the
+        // timing: `join` returns only once this has run.
+        thread::sleep(EXIT_LINGER);
         let _ = self.report.send(self.thread);
     }
+}
+
+/// How long a watched worker takes to end. Only a wrong answer can notice it.
+const EXIT_LINGER: Duration = Duration::from_millis(100);
+
+/// Starts `workers` workers' worth of gated tasks that set an exit watch on their threads,
+/// waits until every worker holds one (so each watch sits on its own worker), lets them go,
+/// and returns the workers' threads and the channel their exits are reported on.
+fn watch_every_worker(pool: &WorkerPool, workers: usize) -> (HashSet<ThreadId>, Receiver<ThreadId>) {
+    let (exit_tx, exits) = crossbeam_channel::unbounded();
+    let mut gate = Gate::new();
+    let watched: Vec<_> = (0..workers)
+        .map(|_| {
+            let report = exit_tx.clone();
+            submit(
+                pool,
+                gate.task(move || {
+                    let thread = thread::current().id();
+                    EXIT_WATCH.with(|w| *w.borrow_mut() = Some(ExitWatch { thread, report }));
+                }),
+            )
+        })
+        .collect();
+    let threads: HashSet<ThreadId> = gate
+        .wait_for_starts(workers, "one task per worker")
+        .into_iter()
+        .collect();
+    gate.open();
+    for handle in watched {
+        result_of(handle, "a watching task");
+    }
+    (threads, exits)
 }
 
 #[test]
@@ -479,30 +515,7 @@ fn shutdown_returns_only_once_every_worker_thread_has_ended() {
     const WORKERS: usize = 3;
     let (workers, exited) = run_within(TIMEOUT, "shutdown", || {
         let pool = start(WORKERS);
-        let (exit_tx, exits) = crossbeam_channel::unbounded();
-        let mut gate = Gate::new();
-        // One task per worker (they hold the gate until all have started), each setting a
-        // watch on its thread.
-        let watched: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let report = exit_tx.clone();
-                submit(
-                    &pool,
-                    gate.task(move || {
-                        let thread = thread::current().id();
-                        EXIT_WATCH.with(|w| *w.borrow_mut() = Some(ExitWatch { thread, report }));
-                    }),
-                )
-            })
-            .collect();
-        let workers: HashSet<ThreadId> = gate
-            .wait_for_starts(WORKERS, "one task per worker")
-            .into_iter()
-            .collect();
-        gate.open();
-        for handle in watched {
-            result_of(handle, "a watching task");
-        }
+        let (workers, exits) = watch_every_worker(&pool, WORKERS);
         pool.shutdown();
         // No waiting here: if shutdown joined its workers, they have all reported already.
         let exited: HashSet<ThreadId> = exits.try_iter().collect();
@@ -517,6 +530,108 @@ fn shutdown_returns_only_once_every_worker_thread_has_ended() {
         exited, workers,
         "shutdown returned while worker threads were still running: join them"
     );
+}
+
+#[test]
+fn dropping_the_pool_runs_its_queued_tasks_and_joins_every_worker() {
+    const WORKERS: usize = 2;
+    let (workers, exited, queued) = run_within(TIMEOUT, "dropping the pool", || {
+        let pool = start(WORKERS);
+        let (workers, exits) = watch_every_worker(&pool, WORKERS);
+        let mut gate = Gate::new();
+        // Both workers hold a task, so the next ones are still queued when the pool is dropped.
+        let held: Vec<_> = (0..WORKERS)
+            .map(|_| submit(&pool, gate.task(|| ())))
+            .collect();
+        gate.wait_for_starts(WORKERS, "both workers busy");
+        let queued: Vec<_> = (20..25).map(|n| submit(&pool, move || fib(n))).collect();
+        gate.open();
+        drop(pool);
+        let exited: HashSet<ThreadId> = exits.try_iter().collect();
+        drop(held);
+        let queued: Vec<_> = queued
+            .into_iter()
+            .map(|h| h.join_timeout(TIMEOUT))
+            .collect();
+        (workers, exited, queued)
+    });
+    assert_eq!(
+        exited, workers,
+        "dropping the pool must shut it down as shutdown does: it returned while worker \
+         threads were still running"
+    );
+    let wanted: Vec<_> = (20..25).map(|n| Ok(expected(n))).collect();
+    assert_eq!(queued, wanted, "the tasks queued when the pool was dropped");
+}
+
+#[test]
+fn a_second_shutdown_also_returns_only_once_every_worker_has_ended() {
+    let (returned_early, stats) = run_within(TIMEOUT, "two shutdowns at once", || {
+        let pool = start(2);
+        let mut gate = Gate::new();
+        let held = submit(&pool, gate.task(|| 7));
+        gate.wait_for_starts(1, "the held task");
+        let (returned_tx, returned) = crossbeam_channel::unbounded();
+        let (returned_early, stats) = thread::scope(|s| {
+            let callers: Vec<_> = (0..2)
+                .map(|_| {
+                    let returned_tx = returned_tx.clone();
+                    let pool = &pool;
+                    s.spawn(move || {
+                        let stats = pool.shutdown();
+                        returned_tx.send(()).unwrap();
+                        stats
+                    })
+                })
+                .collect();
+            // The task is held, so its worker cannot end: neither call may return yet. A call
+            // that does not wait returns at once; the window only widens what a wrong answer
+            // shows, a right one passes whatever the timing.
+            let returned_early = returned.recv_timeout(Duration::from_millis(200)).is_ok();
+            gate.open();
+            let stats: Vec<_> = callers
+                .into_iter()
+                .map(|c| c.join().expect("shutdown panicked"))
+                .collect();
+            (returned_early, stats)
+        });
+        assert_eq!(result_of(held, "the held task").1, 7);
+        (returned_early, stats)
+    });
+    assert!(
+        !returned_early,
+        "a shutdown returned while a worker was still running its task: every caller must \
+         wait until every worker has ended"
+    );
+    for stats in stats {
+        assert_eq!(stats.completed, 1, "{stats:?}");
+    }
+}
+
+#[test]
+fn the_workers_are_named_pool_worker_and_their_index() {
+    const WORKERS: usize = 3;
+    let names = run_within(TIMEOUT, "named workers", || {
+        let pool = start(WORKERS);
+        let mut gate = Gate::new();
+        // Each holds the gate until all have started: one task on each worker.
+        let handles: Vec<_> = (0..WORKERS)
+            .map(|_| submit(&pool, gate.task(|| thread::current().name().map(str::to_owned))))
+            .collect();
+        gate.wait_for_starts(WORKERS, "one task per worker");
+        gate.open();
+        let mut names: Vec<_> = handles
+            .into_iter()
+            .map(|h| result_of(h, "a naming task").1)
+            .collect();
+        pool.shutdown();
+        names.sort();
+        names
+    });
+    let wanted: Vec<_> = (0..WORKERS)
+        .map(|i| Some(format!("pool-worker-{i}")))
+        .collect();
+    assert_eq!(names, wanted, "the names of the threads that ran the tasks");
 }
 
 #[test]
