@@ -17,11 +17,12 @@ mod under_test;
 #[cfg(not(any(feature = "learner", rust_analyzer)))]
 use level_2_intermediate::solutions::ex02_transferables as under_test;
 
-use shared::testing::{TIMEOUT, run_within};
+use shared::testing::{TIMEOUT, live_threads_named, run_within};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 use under_test::{
-    FLIP, IMAGE_SIZE, Processed, STRIDE, compare, invert_every_100th, make_image, process_by_clone,
-    process_by_move,
+    FLIP, IMAGE_SIZE, Processed, STRIDE, WORKER_NAME, compare, invert_every_100th, make_image,
+    process_by_clone, process_by_move,
 };
 
 /// Not a multiple of 100, so the last stretch after an inverted byte is a short one.
@@ -83,6 +84,7 @@ fn inverting_a_tiny_or_empty_image_works() {
 
 #[test]
 fn the_move_round_trip_inverts_every_hundredth_byte() {
+    let _alone = no_other_round_trips();
     let original = make_image(SIZE);
     let (_, processed) = by_move(original.clone());
     assert_every_100th_inverted(&original, &processed.image);
@@ -90,6 +92,7 @@ fn the_move_round_trip_inverts_every_hundredth_byte() {
 
 #[test]
 fn the_move_round_trip_gives_back_the_same_allocation() {
+    let _alone = no_other_round_trips();
     let image = make_image(SIZE);
     let (address, capacity) = (image.as_ptr(), image.capacity());
     let (_, processed) = by_move(image);
@@ -105,6 +108,7 @@ fn the_move_round_trip_gives_back_the_same_allocation() {
 
 #[test]
 fn the_course_image_of_50_mb_moves_there_and_back_without_a_copy() {
+    let _alone = no_other_round_trips();
     assert_eq!(IMAGE_SIZE, 50 * 1024 * 1024);
     let image = make_image(IMAGE_SIZE);
     let address = image.as_ptr();
@@ -124,6 +128,7 @@ fn the_course_image_of_50_mb_moves_there_and_back_without_a_copy() {
 
 #[test]
 fn the_clone_variant_returns_an_inverted_copy_and_leaves_the_callers_image_alone() {
+    let _alone = no_other_round_trips();
     let original = make_image(SIZE);
     let (image, processed) = run_within(TIMEOUT, "process_by_clone", move || {
         let image = make_image(SIZE);
@@ -142,6 +147,7 @@ fn the_clone_variant_returns_an_inverted_copy_and_leaves_the_callers_image_alone
 
 #[test]
 fn both_variants_do_the_work_on_another_thread() {
+    let _alone = no_other_round_trips();
     let (caller, moved) = by_move(make_image(1_000));
     assert_ne!(
         moved.worker, caller,
@@ -160,6 +166,7 @@ fn both_variants_do_the_work_on_another_thread() {
 
 #[test]
 fn compare_checks_both_round_trips_and_reports_the_size() {
+    let _alone = no_other_round_trips();
     let comparison = run_within(TIMEOUT, "compare", || compare(SIZE))
         .expect("compare found a wrong result, or a round trip failed");
     assert_eq!(comparison.size, SIZE);
@@ -167,4 +174,54 @@ fn compare_checks_both_round_trips_and_reports_the_size() {
     println!("{comparison}");
     let empty = run_within(TIMEOUT, "compare(0)", || compare(0)).expect("an empty image");
     assert_eq!(empty.size, 0);
+}
+
+/// Taken by the tests that look for live image workers, so that no other test's worker is
+/// alive while they look: `cargo test` runs a file's tests as threads of one process.
+static LOOKING_FOR_WORKERS: Mutex<()> = Mutex::new(());
+
+fn no_other_round_trips() -> MutexGuard<'static, ()> {
+    LOOKING_FOR_WORKERS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The image workers still alive, where the system can tell (`None` elsewhere).
+fn live_image_workers() -> Option<Vec<String>> {
+    live_threads_named(WORKER_NAME)
+}
+
+#[test]
+fn every_round_trip_joins_its_worker_before_it_returns() {
+    let _alone = no_other_round_trips();
+    assert_eq!(WORKER_NAME, "image-worker");
+    // A worker that is not joined ends on its own shortly after it sends the image back: one
+    // look may miss it, a hundred do not. A joined worker has ended, whatever the timing.
+    let leftovers = run_within(TIMEOUT, "round trips", || {
+        let image = make_image(1_000);
+        let mut leftovers = Vec::new();
+        for round in 0..100 {
+            let moved = process_by_move(image.clone()).map(|_| ());
+            leftovers.push(("process_by_move", round, moved, live_image_workers()));
+            let cloned = process_by_clone(&image).map(|_| ());
+            leftovers.push(("process_by_clone", round, cloned, live_image_workers()));
+        }
+        for round in 0..10 {
+            let compared = compare(1_000).map(|_| ());
+            leftovers.push(("compare", round, compared, live_image_workers()));
+        }
+        leftovers
+    });
+    for (call, round, outcome, live) in leftovers {
+        if let Err(e) = outcome {
+            panic!("{call} failed in round {round}: {e:#}");
+        }
+        if let Some(live) = live {
+            assert!(
+                live.is_empty(),
+                "{call} returned (round {round}) while its worker thread was still running: \
+                 join it ({live:?})"
+            );
+        }
+    }
 }
