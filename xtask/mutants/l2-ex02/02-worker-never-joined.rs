@@ -1,4 +1,4 @@
-//! Wrong answer (never joined): round_trip takes the image back from the worker and returns without joining the worker thread.
+//! Wrong answer (never joined): the worker serves images until the caller hangs up, so round_trip returns without joining it and it ends only later, on its own.
 //! # Exercise l2-ex02: transferables
 //!
 //! **Goal.** Send a 50 MB image to a worker thread that inverts every 100th byte and sends it
@@ -106,14 +106,12 @@ fn round_trip(image: Vec<u8>) -> anyhow::Result<Processed> {
     let worker = thread::Builder::new()
         .name(WORKER_NAME.to_owned())
         .spawn(move || {
-            // The main thread hung up without sending: nothing to do.
-            let Ok(mut image) = image_rx.recv() else {
-                return;
-            };
-            invert_every_100th(&mut image);
-            let worker = thread::current().id();
-            // The caller may have given up waiting; then the image is simply dropped.
-            let _ = done_tx.send(Processed { image, worker });
+            // Serves images until the caller hangs up.
+            for mut image in &image_rx {
+                invert_every_100th(&mut image);
+                let worker = thread::current().id();
+                let _ = done_tx.send(Processed { image, worker });
+            }
         })
         .context("could not spawn the image worker")?;
 
@@ -124,6 +122,7 @@ fn round_trip(image: Vec<u8>) -> anyhow::Result<Processed> {
     let processed = done_rx
         .recv_timeout(REPLY_TIMEOUT)
         .context("the image worker sent nothing back")?;
+    // Joining here would wait for ever: the worker waits for more images.
     drop(worker);
     Ok(processed)
 }
