@@ -232,3 +232,66 @@ fn the_stages_end_even_when_no_item_was_ever_sent() {
     assert_eq!(ended, [true; 3], "a stage panicked");
     assert_eq!((summary.count, summary.average), (0, 0.0));
 }
+
+#[test]
+fn a_stage_waits_while_its_input_is_empty_but_open() {
+    // Items trickle in: between them every stage's input is empty but not closed, and a stage
+    // must wait for more rather than end. The pauses only give a stage that stops early time
+    // to do so; a stage that waits passes whatever the timing.
+    let (sent, summary) = run_within(TIMEOUT, "a trickling pipeline", || {
+        let pipeline = spawn_pipeline().expect("spawn_pipeline failed");
+        let mut sent = 0;
+        for id in 1..=3 {
+            thread::sleep(std::time::Duration::from_millis(30));
+            if pipeline.input.send(item(id, 10, true)).is_ok() {
+                sent += 1;
+            }
+        }
+        drop(pipeline.input);
+        (sent, pipeline.summary.recv_timeout(TIMEOUT))
+    });
+    assert_eq!(
+        sent, 3,
+        "the validator stopped taking items while its input was still open"
+    );
+    let summary = summary.expect("no summary came");
+    assert_eq!(
+        summary.ids,
+        [1, 2, 3],
+        "a stage ended before its input was closed"
+    );
+}
+
+#[test]
+fn the_traces_name_the_threads_the_stages_really_ran_on() {
+    // The id in each trace is compared with the thread that `spawn_pipeline` started, as its
+    // `JoinHandle` reports it: not taken on trust.
+    let (caller, spawned, traced) = run_within(TIMEOUT, "spawn_pipeline", || {
+        let pipeline = spawn_pipeline().expect("spawn_pipeline failed");
+        pipeline
+            .input
+            .send(item(1, 10, true))
+            .expect("the validator is gone");
+        let spawned = [
+            pipeline.validator.thread().id(),
+            pipeline.transformer.thread().id(),
+            pipeline.aggregator.thread().id(),
+        ];
+        drop(pipeline.input);
+        let traced = [
+            join_within(pipeline.validator, TIMEOUT, "the validator thread").map(|t| t.thread),
+            join_within(pipeline.transformer, TIMEOUT, "the transformer thread")
+                .map(|t| t.thread),
+            join_within(pipeline.aggregator, TIMEOUT, "the aggregator thread").map(|t| t.thread),
+        ]
+        .map(|t| t.expect("a stage panicked"));
+        (thread::current().id(), spawned, traced)
+    });
+    assert_eq!(
+        traced, spawned,
+        "each trace must carry the id of the thread its stage ran on"
+    );
+    let distinct: HashSet<ThreadId> = spawned.into_iter().collect();
+    assert_eq!(distinct.len(), 3, "three stages, three threads");
+    assert!(!distinct.contains(&caller), "a stage ran on the caller's thread");
+}
