@@ -370,3 +370,53 @@ fn the_bar_chart_scales_each_bar_to_the_best_throughput() {
     let bars: Vec<usize> = chart.lines().map(|l| l.matches('#').count()).collect();
     assert_eq!(bars, [5, 10, 20, 13], "bars of:\n{chart}");
 }
+
+// A worker thread's exit, seen from the test: a thread-local whose destructor runs as the
+// thread ends reports it. `join` returns only after the thread's thread-locals are destroyed.
+thread_local! {
+    static EXIT_WATCH: std::cell::RefCell<Option<ExitWatch>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+struct ExitWatch {
+    thread: thread::ThreadId,
+    report: crossbeam_channel::Sender<thread::ThreadId>,
+}
+
+impl Drop for ExitWatch {
+    fn drop(&mut self) {
+        let _ = self.report.send(self.thread);
+    }
+}
+
+#[test]
+fn the_jobs_run_on_the_pools_threads_which_have_ended_when_it_returns() {
+    let (caller, ran_on, exited) = run_within(TIMEOUT, "benchmark_with", || {
+        let (exit_tx, exits) = crossbeam_channel::unbounded();
+        let ran_on = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+        let seen = Arc::clone(&ran_on);
+        let records = benchmark_with(&[1, 3, 2], 8, move |_| {
+            let me = thread::current().id();
+            // Each job records the thread it really runs on; the first on each thread sets a
+            // watch that reports when that thread ends.
+            if seen.lock().unwrap().insert(me) {
+                let report = exit_tx.clone();
+                EXIT_WATCH.with(|w| *w.borrow_mut() = Some(ExitWatch { thread: me, report }));
+            }
+            fib(12)
+        });
+        records.expect("the benchmark failed");
+        // No waiting: a pool that was dropped has joined its threads, so all have reported.
+        let exited: std::collections::HashSet<_> = exits.try_iter().collect();
+        let ran_on = ran_on.lock().unwrap().clone();
+        (thread::current().id(), ran_on, exited)
+    });
+    assert!(
+        !ran_on.contains(&caller),
+        "a job ran on the thread that called benchmark_with: jobs belong on the pool's workers"
+    );
+    assert_eq!(
+        exited, ran_on,
+        "benchmark_with returned while pool threads were still running: drop (join) each pool"
+    );
+}

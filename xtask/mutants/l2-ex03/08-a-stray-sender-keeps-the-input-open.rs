@@ -1,4 +1,4 @@
-//! Wrong answer (never joined): spawn_pipeline hands the validator a clone of its output and keeps the original in the Pipeline's input slot chain, so the transformer never sees its input close and run_pipeline waits for ever.
+//! Wrong answer (other): spawn_pipeline gives the validator a clone of its output sender and never drops the original, so the transformer's input never closes and the pipeline never ends.
 //! # Exercise l2-ex03: channel pipeline
 //!
 //! **Goal.** Chain three stage threads with channels: a validator drops the invalid items, a
