@@ -3,9 +3,31 @@
 //! `cargo test` runs them against the reference solution; `cargo exercise check l2-ex01` runs
 //! them against your file, `level-2-intermediate/src/exercises/ex01_worker_pool.rs`.
 //!
-//! No test depends on timing. Where tasks must overlap, they hold a gate: each reports that it
-//! has started, then waits until the test lets it go, so "N at once" is made to happen rather
-//! than hoped for. Every wait has a deadline, so a broken pool fails a test instead of hanging.
+//! No test depends on timing to pass. Where tasks must overlap, they hold a gate: each reports
+//! that it has started, then waits until the test lets it go, so "N at once" is made to happen
+//! rather than hoped for. Every wait has a deadline, so a broken pool fails a test instead of
+//! hanging. Two tests give a wrong answer a short window to show itself in (a worker's exit
+//! that lingers, a short look for a shutdown that returns too early); a right answer passes
+//! whatever the timing.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | `new(0)` is `NoWorkers` | `a_pool_of_zero_workers_is_an_error` | no threads involved |
+//! | `new(n)` starts `n` threads named `pool-worker-{index}` | `the_workers_are_named_pool_worker_and_their_index` | the names are read by the tasks themselves on the threads that ran them, all held at a gate at once |
+//! | each handle gives `fib(n)` of its own `n`, in submission order, even when a later task finishes first | `results_come_back_in_submission_order_and_equal_fib_n` | the first task waits on a channel until the last has finished |
+//! | stats (counted before the result is sent) and shutdown: 20 completed, 0 panicked, one count per worker, sum 20 | `twenty_tasks_are_counted_as_completed_by_the_workers_that_ran_them` | read only after every result is in |
+//! | never more than `n` at once, `n` at once, each on its own thread, none on the caller's; every worker counts its tasks | `never_more_than_n_tasks_run_at_once_and_n_do_run_at_once` | a gate holds the tasks; threads are read by the tasks, not reported by the pool |
+//! | tasks run at the same time (a sequential pool fails) | `two_tasks_that_wait_for_each_other_both_finish` | each task must hear from the other before it finishes |
+//! | a panic settles as `Panicked(message)`; later tasks complete; all `n` workers live on | `a_panicking_task_is_an_error_and_every_worker_lives_on` | a gate holds one panicking task per worker, then `n` tasks per worker |
+//! | unique ids under concurrent submitters | `every_task_gets_its_own_id_even_when_several_threads_submit` | uniqueness does not depend on interleaving |
+//! | `execute` after shutdown is `Err(Closed(task))`, task handed back | `execute_after_shutdown_is_closed_and_hands_the_task_back` | sequential calls |
+//! | shutdown runs every task it accepted | `shutdown_first_runs_every_task_it_accepted` | a gate holds the workers until the pool has refused a task |
+//! | shutdown returns only once every worker has ended | `shutdown_returns_only_once_every_worker_thread_has_ended` | a thread-local on each worker reports its end and lingers; `join` waits for it, a missing join does not |
+//! | dropping the pool shuts it down as `shutdown` does | `dropping_the_pool_runs_its_queued_tasks_and_joins_every_worker` | as above, with queued tasks held behind a gate |
+//! | a second `shutdown` caller also waits for the workers | `a_second_shutdown_also_returns_only_once_every_worker_has_ended` | a gated task keeps a worker alive; a correct pool returns no call until the gate opens, whatever the timing (the 200 ms look only gives a wrong one time to show) |
+//! | `BuildError::Spawn` when the OS refuses a thread | none | a test cannot make the OS refuse a thread |
+//!
+//! Deliberate wrong answers that these tests catch are in `xtask/mutants/l2-ex01/`.
 
 use crossbeam_channel::{Receiver, Sender};
 // The code under test: your file when `cargo exercise check l2-ex01` turns the `learner`
@@ -484,7 +506,10 @@ const EXIT_LINGER: Duration = Duration::from_millis(100);
 /// Starts `workers` workers' worth of gated tasks that set an exit watch on their threads,
 /// waits until every worker holds one (so each watch sits on its own worker), lets them go,
 /// and returns the workers' threads and the channel their exits are reported on.
-fn watch_every_worker(pool: &WorkerPool, workers: usize) -> (HashSet<ThreadId>, Receiver<ThreadId>) {
+fn watch_every_worker(
+    pool: &WorkerPool,
+    workers: usize,
+) -> (HashSet<ThreadId>, Receiver<ThreadId>) {
     let (exit_tx, exits) = crossbeam_channel::unbounded();
     let mut gate = Gate::new();
     let watched: Vec<_> = (0..workers)
@@ -616,7 +641,12 @@ fn the_workers_are_named_pool_worker_and_their_index() {
         let mut gate = Gate::new();
         // Each holds the gate until all have started: one task on each worker.
         let handles: Vec<_> = (0..WORKERS)
-            .map(|_| submit(&pool, gate.task(|| thread::current().name().map(str::to_owned))))
+            .map(|_| {
+                submit(
+                    &pool,
+                    gate.task(|| thread::current().name().map(str::to_owned)),
+                )
+            })
             .collect();
         gate.wait_for_starts(WORKERS, "one task per worker");
         gate.open();

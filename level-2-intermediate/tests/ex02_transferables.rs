@@ -5,6 +5,20 @@
 //!
 //! Most tests use images of a few hundred kilobytes, so that debug builds stay quick; one
 //! sends the course's full 50 MB. No test looks at a time.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | bytes 0, 100, 200, ... XORed with 0xFF, every other byte kept, any length | `exactly_the_bytes_at_multiples_of_100_are_inverted`, `inverting_a_tiny_or_empty_image_works` | no threads |
+//! | the move round trip inverts and keeps the allocation (`as_ptr`, capacity), 50 MB too | `the_move_round_trip_*`, `the_course_image_of_50_mb_*` | values only |
+//! | the clone round trip works on a copy and leaves the caller's image alone | `the_clone_variant_returns_an_inverted_copy_and_leaves_the_callers_image_alone` | values only |
+//! | both report a worker id that is not the caller's | `both_variants_do_the_work_on_another_thread` | compares ids; but see below |
+//! | every round trip (and `compare`) joins its worker before returning | `every_round_trip_joins_its_worker_before_it_returns` | looks for live `image-worker` threads after each of 210 calls, alone (a lock keeps the other tests' workers out) |
+//! | `compare` checks both results and reports the size | `compare_checks_both_round_trips_and_reports_the_size` | times are never asserted |
+//! | the inversion runs on the worker, not the caller | none | the API takes no work from the test, so where `invert_every_100th` ran cannot be observed; a caller that inverts and then lets a worker carry the image back, reporting the worker's real id, passes |
+//! | a worker that is not joined, but has nothing left to do after sending, is caught | none reliably | such a thread ends within microseconds of its last send, before any look; a worker still waiting for input when the call returns is caught |
+//! | the worker is named `image-worker`; a worker's panic becomes an error; a wrong result makes `compare` fail | none | the name is only visible while the worker lives, which the test cannot hold open; the worker and `round_trip` cannot be made to panic or err from outside |
+//!
+//! Deliberate wrong answers that these tests catch are in `xtask/mutants/l2-ex02/`.
 
 // The code under test: your file when `cargo exercise check l2-ex02` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a

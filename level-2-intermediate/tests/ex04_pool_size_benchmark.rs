@@ -6,6 +6,19 @@
 //! The runs here are small (`fib(15)` to `fib(18)`, a dozen tasks) so that debug builds stay
 //! fast. No test looks at how long anything took, or at which pool size won: only at values,
 //! counts, concurrency, and at how the clock readings relate to each other.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | one record per size, in order; `tasks` samples in index order, each `fib(n)` | `every_result_is_fib_n_at_every_size`, `one_record_per_size_in_the_order_given` | values only |
+//! | the job runs exactly `tasks` times, never more than `size` at once | `exactly_t_tasks_run_per_size_and_never_more_at_once_than_the_size` | a probe counts, an upper bound holds whatever the timing |
+//! | a pool of 2 runs two at once | `a_pool_of_two_really_runs_two_tasks_at_once` | the first two jobs each wait for the other |
+//! | the jobs run on the pools' threads, not the caller's; each pool is joined before `benchmark_with` returns | `the_jobs_run_on_the_pools_threads_which_have_ended_when_it_returns` | the jobs record their own threads; a thread-local on each reports the thread's end, which `join` waits for |
+//! | `submit_batch` returns at once; latency runs from submission (queue wait included) | `latency_counts_from_submission_so_it_includes_the_queue_wait` | a gate holds the only worker until every task is queued |
+//! | bad input is an error before any task runs; a panicking job is `Task { index }` | `bad_input_is_*`, `a_panicking_job_is_an_error_not_a_hang` | a call counter; the panic is deterministic |
+//! | record, p50 by nearest rank, scaling, fastest, table, chart | `a_record_summarises_*`, `the_median_*`, `speedup_*`, `the_fastest_*`, `the_table_*`, `the_bar_chart_*` | built from fixed instants and durations |
+//! | the submission time is read before `submit`, so a blocked submit's wait counts | none | `benchmark_with` gives its pool room for every task, so `submit` never waits there; with a pool whose queue is full, the test cannot tell when `submit` has started waiting |
+//!
+//! Deliberate wrong answers that these tests catch are in `xtask/mutants/l2-ex04/`.
 
 // The code under test: your file when `cargo exercise check l2-ex04` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
