@@ -11,10 +11,10 @@
 //! | bytes 0, 100, 200, ... XORed with 0xFF, every other byte kept, any length | `exactly_the_bytes_at_multiples_of_100_are_inverted`, `inverting_a_tiny_or_empty_image_works` | no threads |
 //! | the move round trip inverts and keeps the allocation (`as_ptr`, capacity), 50 MB too | `the_move_round_trip_*`, `the_course_image_of_50_mb_*` | values only |
 //! | the clone round trip works on a copy and leaves the caller's image alone | `the_clone_variant_returns_an_inverted_copy_and_leaves_the_callers_image_alone` | values only |
-//! | both report a worker id that is not the caller's | `both_variants_do_the_work_on_another_thread` | compares ids; but see below |
+//! | both report a worker id that is not the caller's | `both_variants_do_the_work_on_another_thread` | compares ids |
+//! | `round_trip` runs its `work` once, on the worker it reports, not on the caller | `the_work_runs_once_on_the_worker_thread_never_the_callers` | the `work` records the thread it really runs on |
 //! | every round trip (and `compare`) joins its worker before returning | `every_round_trip_joins_its_worker_before_it_returns` | looks for live `image-worker` threads after each of 210 calls, alone (a lock keeps the other tests' workers out) |
 //! | `compare` checks both results and reports the size | `compare_checks_both_round_trips_and_reports_the_size` | times are never asserted |
-//! | the inversion runs on the worker, not the caller | none | the API takes no work from the test, so where `invert_every_100th` ran cannot be observed; a caller that inverts and then lets a worker carry the image back, reporting the worker's real id, passes |
 //! | a worker that is not joined, but has nothing left to do after sending, is caught | none reliably | such a thread ends within microseconds of its last send, before any look; a worker still waiting for input when the call returns is caught |
 //! | the worker is named `image-worker`; a worker's panic becomes an error; a wrong result makes `compare` fail | none | the name is only visible while the worker lives, which the test cannot hold open; the worker and `round_trip` cannot be made to panic or err from outside |
 //!
@@ -36,7 +36,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 use under_test::{
     FLIP, IMAGE_SIZE, Processed, STRIDE, WORKER_NAME, compare, invert_every_100th, make_image,
-    process_by_clone, process_by_move,
+    process_by_clone, process_by_move, round_trip,
 };
 
 /// Not a multiple of 100, so the last stretch after an inverted byte is a short one.
@@ -238,4 +238,41 @@ fn every_round_trip_joins_its_worker_before_it_returns() {
             );
         }
     }
+}
+
+/// The threads `recording_work` ran on. Only the test below uses it.
+static WORK_RAN_ON: Mutex<Vec<ThreadId>> = Mutex::new(Vec::new());
+
+/// A `work` for `round_trip` that records the thread it really runs on, then inverts.
+fn recording_work(bytes: &mut [u8]) {
+    WORK_RAN_ON
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(thread::current().id());
+    invert_every_100th(bytes);
+}
+
+#[test]
+fn the_work_runs_once_on_the_worker_thread_never_the_callers() {
+    let _alone = no_other_round_trips();
+    let original = make_image(1_000);
+    let image = original.clone();
+    let (caller, processed) = run_within(TIMEOUT, "round_trip", move || {
+        (thread::current().id(), round_trip(image, recording_work))
+    });
+    let processed = processed.expect("round_trip failed");
+    let ran_on = WORK_RAN_ON
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    assert_every_100th_inverted(&original, &processed.image);
+    assert!(
+        !ran_on.contains(&caller),
+        "the work ran on the caller's thread: the worker must do it, not just carry the result"
+    );
+    assert_eq!(
+        ran_on,
+        [processed.worker],
+        "the work must run exactly once, on the worker thread the result names"
+    );
 }
