@@ -15,7 +15,7 @@
 //! | `round_trip` runs its `work` once, on the worker it reports, not on the caller | `the_work_runs_once_on_the_worker_thread_never_the_callers` | the `work` records the thread it really runs on |
 //! | every round trip (and `compare`) joins its worker before returning | `every_round_trip_joins_its_worker_before_it_returns` | looks for live `image-worker` threads after each of 210 calls, alone (a lock keeps the other tests' workers out) |
 //! | `compare` checks both results and reports the size | `compare_checks_both_round_trips_and_reports_the_size` | times are never asserted |
-//! | a worker that is not joined, but has nothing left to do after sending, is caught | none reliably | such a thread ends within microseconds of its last send, before any look; a worker still waiting for input when the call returns is caught |
+//! | ... even a worker with nothing left to do after its last send | none reliably | such a thread, left unjoined, ends within microseconds of that send, before any look can see it; a worker still waiting for input when the call returns is caught |
 //! | the worker is named `image-worker`; a worker's panic becomes an error; a wrong result makes `compare` fail | none | the name is only visible while the worker lives, which the test cannot hold open; the worker and `round_trip` cannot be made to panic or err from outside |
 //!
 //! Deliberate wrong answers that these tests catch are in `xtask/mutants/l2-ex02/`.
