@@ -3,9 +3,31 @@
 //! `cargo test` runs them against the reference solution; `cargo exercise check l2-ex01` runs
 //! them against your file, `level-2-intermediate/src/exercises/ex01_worker_pool.rs`.
 //!
-//! No test depends on timing. Where tasks must overlap, they hold a gate: each reports that it
-//! has started, then waits until the test lets it go, so "N at once" is made to happen rather
-//! than hoped for. Every wait has a deadline, so a broken pool fails a test instead of hanging.
+//! No test depends on timing to pass. Where tasks must overlap, they hold a gate: each reports
+//! that it has started, then waits until the test lets it go, so "N at once" is made to happen
+//! rather than hoped for. Every wait has a deadline, so a broken pool fails a test instead of
+//! hanging. Two tests give a wrong answer a short window to show itself in (a worker's exit
+//! that lingers, a short look for a shutdown that returns too early); a right answer passes
+//! whatever the timing.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | `new(0)` is `NoWorkers` | `a_pool_of_zero_workers_is_an_error` | no threads involved |
+//! | `new(n)` starts `n` threads named `pool-worker-{index}` | `the_workers_are_named_pool_worker_and_their_index` | the names are read by the tasks themselves on the threads that ran them, all held at a gate at once |
+//! | each handle gives `fib(n)` of its own `n`, in submission order, even when a later task finishes first | `results_come_back_in_submission_order_and_equal_fib_n` | the first task waits on a channel until the last has finished |
+//! | stats (counted before the result is sent) and shutdown: 20 completed, 0 panicked, one count per worker, sum 20 | `twenty_tasks_are_counted_as_completed_by_the_workers_that_ran_them` | read only after every result is in |
+//! | never more than `n` at once, `n` at once, each on its own thread, none on the caller's; every worker counts its tasks | `never_more_than_n_tasks_run_at_once_and_n_do_run_at_once` | a gate holds the tasks; threads are read by the tasks, not reported by the pool |
+//! | tasks run at the same time (a sequential pool fails) | `two_tasks_that_wait_for_each_other_both_finish` | each task must hear from the other before it finishes |
+//! | a panic settles as `Panicked(message)`; later tasks complete; all `n` workers live on | `a_panicking_task_is_an_error_and_every_worker_lives_on` | a gate holds one panicking task per worker, then `n` tasks per worker |
+//! | unique ids under concurrent submitters | `every_task_gets_its_own_id_even_when_several_threads_submit` | uniqueness does not depend on interleaving |
+//! | `execute` after shutdown is `Err(Closed(task))`, task handed back | `execute_after_shutdown_is_closed_and_hands_the_task_back` | sequential calls |
+//! | shutdown runs every task it accepted | `shutdown_first_runs_every_task_it_accepted` | a gate holds the workers until the pool has refused a task |
+//! | shutdown returns only once every worker has ended | `shutdown_returns_only_once_every_worker_thread_has_ended` | a thread-local on each worker reports its end and lingers; `join` waits for it, a missing join does not |
+//! | dropping the pool shuts it down as `shutdown` does | `dropping_the_pool_runs_its_queued_tasks_and_joins_every_worker` | as above, with queued tasks held behind a gate |
+//! | a second `shutdown` caller also waits for the workers | `a_second_shutdown_also_returns_only_once_every_worker_has_ended` | a gated task keeps a worker alive; a correct pool returns no call until the gate opens, whatever the timing (the 200 ms look only gives a wrong one time to show) |
+//! | `BuildError::Spawn` when the OS refuses a thread | none | a test cannot make the OS refuse a thread |
+//!
+//! Deliberate wrong answers that these tests catch are in `xtask/mutants/l2-ex01/`.
 
 use crossbeam_channel::{Receiver, Sender};
 // The code under test: your file when `cargo exercise check l2-ex01` turns the `learner`
@@ -25,7 +47,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::thread::{self, ThreadId};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use under_test::{BuildError, Closed, TaskError, TaskHandle, WorkerPool};
 
 /// The Node exercise's 20 tasks, with `fib(20..=39)` in place of its `fib(30..=49)`, which
@@ -35,6 +57,14 @@ const INPUTS: std::ops::RangeInclusive<u32> = 20..=39;
 /// `fib(n)` by the fast iterative form, to check the pool's answers.
 fn expected(n: u32) -> u64 {
     checked_fib(n).expect("n fits in a u64")
+}
+
+/// What each of the twenty tasks computes: `fib(n)`, by the iterative form too. The naive
+/// recursion for `fib(39)` takes seconds in a debug build on a busy machine, and no assertion
+/// needs a task to be slow: where tasks must overlap or finish out of order, a gate or a channel
+/// makes them.
+fn fib_task(n: u32) -> u64 {
+    expected(n)
 }
 
 /// Starts a pool, failing the test if `new` errs or blocks.
@@ -175,7 +205,7 @@ fn results_come_back_in_submission_order_and_equal_fib_n() {
                         // the completion order is then not the submission order.
                         recv_or_fail(&last_done, "the last task to finish before the first");
                     }
-                    let value = fib(n);
+                    let value = fib_task(n);
                     finished.lock().unwrap().push(n);
                     if n == *INPUTS.end() {
                         last_done_tx.send(()).unwrap();
@@ -205,7 +235,7 @@ fn results_come_back_in_submission_order_and_equal_fib_n() {
 fn twenty_tasks_are_counted_as_completed_by_the_workers_that_ran_them() {
     let (live, last) = run_within(3 * TIMEOUT, "twenty fib tasks", || {
         let pool = start(4);
-        let handles: Vec<_> = INPUTS.map(|n| submit(&pool, move || fib(n))).collect();
+        let handles: Vec<_> = INPUTS.map(|n| submit(&pool, move || fib_task(n))).collect();
         for (n, handle) in INPUTS.zip(handles) {
             assert_eq!(result_of(handle, &format!("fib({n})")), expected(n));
         }
@@ -470,8 +500,47 @@ struct ExitWatch {
 
 impl Drop for ExitWatch {
     fn drop(&mut self) {
+        // Lingers a little as its thread ends, to widen the window in which a shutdown that
+        // does not join returns too early. A shutdown that joins waits for it, whatever the
+        // timing: `join` returns only once this has run.
+        thread::sleep(EXIT_LINGER);
         let _ = self.report.send(self.thread);
     }
+}
+
+/// How long a watched worker takes to end. Only a wrong answer can notice it.
+const EXIT_LINGER: Duration = Duration::from_millis(100);
+
+/// Starts `workers` workers' worth of gated tasks that set an exit watch on their threads,
+/// waits until every worker holds one (so each watch sits on its own worker), lets them go,
+/// and returns the workers' threads and the channel their exits are reported on.
+fn watch_every_worker(
+    pool: &WorkerPool,
+    workers: usize,
+) -> (HashSet<ThreadId>, Receiver<ThreadId>) {
+    let (exit_tx, exits) = crossbeam_channel::unbounded();
+    let mut gate = Gate::new();
+    let watched: Vec<_> = (0..workers)
+        .map(|_| {
+            let report = exit_tx.clone();
+            submit(
+                pool,
+                gate.task(move || {
+                    let thread = thread::current().id();
+                    EXIT_WATCH.with(|w| *w.borrow_mut() = Some(ExitWatch { thread, report }));
+                }),
+            )
+        })
+        .collect();
+    let threads: HashSet<ThreadId> = gate
+        .wait_for_starts(workers, "one task per worker")
+        .into_iter()
+        .collect();
+    gate.open();
+    for handle in watched {
+        result_of(handle, "a watching task");
+    }
+    (threads, exits)
 }
 
 #[test]
@@ -479,30 +548,7 @@ fn shutdown_returns_only_once_every_worker_thread_has_ended() {
     const WORKERS: usize = 3;
     let (workers, exited) = run_within(TIMEOUT, "shutdown", || {
         let pool = start(WORKERS);
-        let (exit_tx, exits) = crossbeam_channel::unbounded();
-        let mut gate = Gate::new();
-        // One task per worker (they hold the gate until all have started), each setting a
-        // watch on its thread.
-        let watched: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let report = exit_tx.clone();
-                submit(
-                    &pool,
-                    gate.task(move || {
-                        let thread = thread::current().id();
-                        EXIT_WATCH.with(|w| *w.borrow_mut() = Some(ExitWatch { thread, report }));
-                    }),
-                )
-            })
-            .collect();
-        let workers: HashSet<ThreadId> = gate
-            .wait_for_starts(WORKERS, "one task per worker")
-            .into_iter()
-            .collect();
-        gate.open();
-        for handle in watched {
-            result_of(handle, "a watching task");
-        }
+        let (workers, exits) = watch_every_worker(&pool, WORKERS);
         pool.shutdown();
         // No waiting here: if shutdown joined its workers, they have all reported already.
         let exited: HashSet<ThreadId> = exits.try_iter().collect();
@@ -517,6 +563,113 @@ fn shutdown_returns_only_once_every_worker_thread_has_ended() {
         exited, workers,
         "shutdown returned while worker threads were still running: join them"
     );
+}
+
+#[test]
+fn dropping_the_pool_runs_its_queued_tasks_and_joins_every_worker() {
+    const WORKERS: usize = 2;
+    let (workers, exited, queued) = run_within(TIMEOUT, "dropping the pool", || {
+        let pool = start(WORKERS);
+        let (workers, exits) = watch_every_worker(&pool, WORKERS);
+        let mut gate = Gate::new();
+        // Both workers hold a task, so the next ones are still queued when the pool is dropped.
+        let held: Vec<_> = (0..WORKERS)
+            .map(|_| submit(&pool, gate.task(|| ())))
+            .collect();
+        gate.wait_for_starts(WORKERS, "both workers busy");
+        let queued: Vec<_> = (20..25).map(|n| submit(&pool, move || fib(n))).collect();
+        gate.open();
+        drop(pool);
+        let exited: HashSet<ThreadId> = exits.try_iter().collect();
+        drop(held);
+        let queued: Vec<_> = queued
+            .into_iter()
+            .map(|h| h.join_timeout(TIMEOUT))
+            .collect();
+        (workers, exited, queued)
+    });
+    assert_eq!(
+        exited, workers,
+        "dropping the pool must shut it down as shutdown does: it returned while worker \
+         threads were still running"
+    );
+    let wanted: Vec<_> = (20..25).map(|n| Ok(expected(n))).collect();
+    assert_eq!(queued, wanted, "the tasks queued when the pool was dropped");
+}
+
+#[test]
+fn a_second_shutdown_also_returns_only_once_every_worker_has_ended() {
+    let (returned_early, stats) = run_within(TIMEOUT, "two shutdowns at once", || {
+        let pool = start(2);
+        let mut gate = Gate::new();
+        let held = submit(&pool, gate.task(|| 7));
+        gate.wait_for_starts(1, "the held task");
+        let (returned_tx, returned) = crossbeam_channel::unbounded();
+        let (returned_early, stats) = thread::scope(|s| {
+            let callers: Vec<_> = (0..2)
+                .map(|_| {
+                    let returned_tx = returned_tx.clone();
+                    let pool = &pool;
+                    s.spawn(move || {
+                        let stats = pool.shutdown();
+                        returned_tx.send(()).unwrap();
+                        stats
+                    })
+                })
+                .collect();
+            // The task is held, so its worker cannot end: neither call may return yet. A call
+            // that does not wait returns at once; the window only widens what a wrong answer
+            // shows, a right one passes whatever the timing.
+            let returned_early = returned.recv_timeout(Duration::from_millis(200)).is_ok();
+            gate.open();
+            let stats: Vec<_> = callers
+                .into_iter()
+                .map(|c| c.join().expect("shutdown panicked"))
+                .collect();
+            (returned_early, stats)
+        });
+        assert_eq!(result_of(held, "the held task").1, 7);
+        (returned_early, stats)
+    });
+    assert!(
+        !returned_early,
+        "a shutdown returned while a worker was still running its task: every caller must \
+         wait until every worker has ended"
+    );
+    for stats in stats {
+        assert_eq!(stats.completed, 1, "{stats:?}");
+    }
+}
+
+#[test]
+fn the_workers_are_named_pool_worker_and_their_index() {
+    const WORKERS: usize = 3;
+    let names = run_within(TIMEOUT, "named workers", || {
+        let pool = start(WORKERS);
+        let mut gate = Gate::new();
+        // Each holds the gate until all have started: one task on each worker.
+        let handles: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                submit(
+                    &pool,
+                    gate.task(|| thread::current().name().map(str::to_owned)),
+                )
+            })
+            .collect();
+        gate.wait_for_starts(WORKERS, "one task per worker");
+        gate.open();
+        let mut names: Vec<_> = handles
+            .into_iter()
+            .map(|h| result_of(h, "a naming task").1)
+            .collect();
+        pool.shutdown();
+        names.sort();
+        names
+    });
+    let wanted: Vec<_> = (0..WORKERS)
+        .map(|i| Some(format!("pool-worker-{i}")))
+        .collect();
+    assert_eq!(names, wanted, "the names of the threads that ran the tasks");
 }
 
 #[test]

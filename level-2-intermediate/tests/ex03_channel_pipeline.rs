@@ -2,6 +2,20 @@
 //!
 //! `cargo test` runs them against the reference solution; `cargo exercise check l2-ex03` runs
 //! them against your file, `level-2-intermediate/src/exercises/ex03_channel_pipeline.rs`.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | the course's items give ids 1, 3, 4, 6, total 140, average 35 | `the_course_items_give_ids_1_3_4_6_and_a_total_of_140` | channels keep order |
+//! | no items, or no valid ones: count 0, average 0, not NaN | `no_items_give_*`, `only_invalid_items_also_give_*` | values only |
+//! | each stage receives exactly what it should, in order | `each_stage_receives_exactly_what_it_should_in_order`, `a_long_input_keeps_its_order_through_every_stage` | channels keep order |
+//! | three stages on three threads, none the caller's | `each_stage_runs_on_its_own_thread`, `the_traces_name_the_threads_the_stages_really_ran_on` | the trace ids are checked against the threads `spawn_pipeline` really started (`JoinHandle::thread`) |
+//! | stage threads are named after `STAGES` | `the_stage_threads_are_named_after_their_stage` | read from the join handles |
+//! | dropping the input ends all three stages, and exactly one summary comes | `dropping_the_input_sender_ends_all_three_stages`, `the_stages_end_even_when_no_item_was_ever_sent` | joins with a deadline, then the summary channel must be disconnected |
+//! | a stage ends only when its input is closed and empty, not merely empty | `a_stage_waits_while_its_input_is_empty_but_open` | a stage that waits passes whatever the timing; the 30 ms pauses only let a stage that stops early do so |
+//! | doubling cannot overflow | `doubling_the_largest_values_does_not_overflow` | values only |
+//! | a stage's panic becomes an error of `run_pipeline` | none | the stages are the learner's, and cannot be made to panic from outside |
+//!
+//! Deliberate wrong answers that these tests catch are in `xtask/mutants/l2-ex03/`.
 
 use crossbeam_channel::RecvTimeoutError;
 // The code under test: your file when `cargo exercise check l2-ex03` turns the `learner`
@@ -231,4 +245,69 @@ fn the_stages_end_even_when_no_item_was_ever_sent() {
     });
     assert_eq!(ended, [true; 3], "a stage panicked");
     assert_eq!((summary.count, summary.average), (0, 0.0));
+}
+
+#[test]
+fn a_stage_waits_while_its_input_is_empty_but_open() {
+    // Items trickle in: between them every stage's input is empty but not closed, and a stage
+    // must wait for more rather than end. The pauses only give a stage that stops early time
+    // to do so; a stage that waits passes whatever the timing.
+    let (sent, summary) = run_within(TIMEOUT, "a trickling pipeline", || {
+        let pipeline = spawn_pipeline().expect("spawn_pipeline failed");
+        let mut sent = 0;
+        for id in 1..=3 {
+            thread::sleep(std::time::Duration::from_millis(30));
+            if pipeline.input.send(item(id, 10, true)).is_ok() {
+                sent += 1;
+            }
+        }
+        drop(pipeline.input);
+        (sent, pipeline.summary.recv_timeout(TIMEOUT))
+    });
+    assert_eq!(
+        sent, 3,
+        "the validator stopped taking items while its input was still open"
+    );
+    let summary = summary.expect("no summary came");
+    assert_eq!(
+        summary.ids,
+        [1, 2, 3],
+        "a stage ended before its input was closed"
+    );
+}
+
+#[test]
+fn the_traces_name_the_threads_the_stages_really_ran_on() {
+    // The id in each trace is compared with the thread that `spawn_pipeline` started, as its
+    // `JoinHandle` reports it: not taken on trust.
+    let (caller, spawned, traced) = run_within(TIMEOUT, "spawn_pipeline", || {
+        let pipeline = spawn_pipeline().expect("spawn_pipeline failed");
+        pipeline
+            .input
+            .send(item(1, 10, true))
+            .expect("the validator is gone");
+        let spawned = [
+            pipeline.validator.thread().id(),
+            pipeline.transformer.thread().id(),
+            pipeline.aggregator.thread().id(),
+        ];
+        drop(pipeline.input);
+        let traced = [
+            join_within(pipeline.validator, TIMEOUT, "the validator thread").map(|t| t.thread),
+            join_within(pipeline.transformer, TIMEOUT, "the transformer thread").map(|t| t.thread),
+            join_within(pipeline.aggregator, TIMEOUT, "the aggregator thread").map(|t| t.thread),
+        ]
+        .map(|t| t.expect("a stage panicked"));
+        (thread::current().id(), spawned, traced)
+    });
+    assert_eq!(
+        traced, spawned,
+        "each trace must carry the id of the thread its stage ran on"
+    );
+    let distinct: HashSet<ThreadId> = spawned.into_iter().collect();
+    assert_eq!(distinct.len(), 3, "three stages, three threads");
+    assert!(
+        !distinct.contains(&caller),
+        "a stage ran on the caller's thread"
+    );
 }

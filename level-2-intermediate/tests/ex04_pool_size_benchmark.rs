@@ -6,6 +6,19 @@
 //! The runs here are small (`fib(15)` to `fib(18)`, a dozen tasks) so that debug builds stay
 //! fast. No test looks at how long anything took, or at which pool size won: only at values,
 //! counts, concurrency, and at how the clock readings relate to each other.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | one record per size, in order; `tasks` samples in index order, each `fib(n)` | `every_result_is_fib_n_at_every_size`, `one_record_per_size_in_the_order_given` | values only |
+//! | the job runs exactly `tasks` times, never more than `size` at once | `exactly_t_tasks_run_per_size_and_never_more_at_once_than_the_size` | a probe counts, an upper bound holds whatever the timing |
+//! | a pool of 2 runs two at once | `a_pool_of_two_really_runs_two_tasks_at_once` | the first two jobs each wait for the other |
+//! | the jobs run on the pools' threads, not the caller's; each pool is joined before `benchmark_with` returns | `the_jobs_run_on_the_pools_threads_which_have_ended_when_it_returns` | the jobs record their own threads; a thread-local on each reports the thread's end, which `join` waits for |
+//! | `submit_batch` returns at once; latency runs from submission (queue wait included) | `latency_counts_from_submission_so_it_includes_the_queue_wait` | a gate holds the only worker until every task is queued |
+//! | bad input is an error before any task runs; a panicking job is `Task { index }` | `bad_input_is_*`, `a_panicking_job_is_an_error_not_a_hang` | a call counter; the panic is deterministic |
+//! | record, p50 by nearest rank, scaling, fastest, table, chart | `a_record_summarises_*`, `the_median_*`, `speedup_*`, `the_fastest_*`, `the_table_*`, `the_bar_chart_*` | built from fixed instants and durations |
+//! | the submission time is read before `submit`, so a blocked submit's wait counts | none | `benchmark_with` gives its pool room for every task, so `submit` never waits there; with a pool whose queue is full, the test cannot tell when `submit` has started waiting |
+//!
+//! Deliberate wrong answers that these tests catch are in `xtask/mutants/l2-ex04/`.
 
 // The code under test: your file when `cargo exercise check l2-ex04` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -369,4 +382,54 @@ fn the_bar_chart_scales_each_bar_to_the_best_throughput() {
     let chart = bar_chart(&records, 20);
     let bars: Vec<usize> = chart.lines().map(|l| l.matches('#').count()).collect();
     assert_eq!(bars, [5, 10, 20, 13], "bars of:\n{chart}");
+}
+
+// A worker thread's exit, seen from the test: a thread-local whose destructor runs as the
+// thread ends reports it. `join` returns only after the thread's thread-locals are destroyed.
+thread_local! {
+    static EXIT_WATCH: std::cell::RefCell<Option<ExitWatch>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+struct ExitWatch {
+    thread: thread::ThreadId,
+    report: crossbeam_channel::Sender<thread::ThreadId>,
+}
+
+impl Drop for ExitWatch {
+    fn drop(&mut self) {
+        let _ = self.report.send(self.thread);
+    }
+}
+
+#[test]
+fn the_jobs_run_on_the_pools_threads_which_have_ended_when_it_returns() {
+    let (caller, ran_on, exited) = run_within(TIMEOUT, "benchmark_with", || {
+        let (exit_tx, exits) = crossbeam_channel::unbounded();
+        let ran_on = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+        let seen = Arc::clone(&ran_on);
+        let records = benchmark_with(&[1, 3, 2], 8, move |_| {
+            let me = thread::current().id();
+            // Each job records the thread it really runs on; the first on each thread sets a
+            // watch that reports when that thread ends.
+            if seen.lock().unwrap().insert(me) {
+                let report = exit_tx.clone();
+                EXIT_WATCH.with(|w| *w.borrow_mut() = Some(ExitWatch { thread: me, report }));
+            }
+            fib(12)
+        });
+        records.expect("the benchmark failed");
+        // No waiting: a pool that was dropped has joined its threads, so all have reported.
+        let exited: std::collections::HashSet<_> = exits.try_iter().collect();
+        let ran_on = ran_on.lock().unwrap().clone();
+        (thread::current().id(), ran_on, exited)
+    });
+    assert!(
+        !ran_on.contains(&caller),
+        "a job ran on the thread that called benchmark_with: jobs belong on the pool's workers"
+    );
+    assert_eq!(
+        exited, ran_on,
+        "benchmark_with returned while pool threads were still running: drop (join) each pool"
+    );
 }

@@ -19,7 +19,8 @@
 //!   given**, each with exactly `tasks` samples in index order `0..tasks`, and every sample's
 //!   value is `fib(n)`. [`benchmark_with`] does the same for any job `Fn(index) -> u64`: the
 //!   job runs exactly `tasks` times per size, never more than `size` at once, and a pool of 2
-//!   really runs two at once.
+//!   really runs two at once. The jobs run on the pools' threads, never the caller's, and every
+//!   pool's threads have ended when [`benchmark_with`] returns.
 //! - Bad input is a [`BenchError`] before any task runs: no sizes is `NoSizes`, a size of 0 is
 //!   `ZeroSize`, zero tasks is `NoTasks`, `n` above 93 is `TooLarge`. A job that panics is
 //!   `Task { index, .. }`, never a hang.

@@ -18,7 +18,9 @@
 //!   byte was copied. This holds for the course's 50 MB ([`IMAGE_SIZE`]) too.
 //! - [`process_by_clone`] gives the worker a copy: the result is inverted and lives in another
 //!   allocation, and the caller's image is unchanged.
-//! - Both report the worker's thread id, which is not the caller's.
+//! - Both report the worker's thread id, which is not the caller's. [`round_trip`] runs the
+//!   `work` it is given once, on that worker thread: a test passes a `work` that records the
+//!   thread it really runs on.
 //! - [`compare`] runs both on an image of the given size, checks the results, and reports
 //!   both times. The tests never look at the times.
 //! - Using an image after moving it does not compile: see the `compile_fail` example on
@@ -96,9 +98,13 @@ pub fn invert_every_100th(bytes: &mut [u8]) {
     }
 }
 
-/// Sends `image` to a new worker thread, which inverts it and sends the very same `Vec` back.
-/// Two moves, no copy: only the `Vec`'s pointer, length and capacity cross the channels.
-fn round_trip(image: Vec<u8>) -> anyhow::Result<Processed> {
+/// Sends `image` to a new worker thread, which runs `work` on it and sends the very same `Vec`
+/// back. Two moves, no copy: only the `Vec`'s pointer, length and capacity cross the channels.
+/// [`process_by_move`] and [`process_by_clone`] pass [`invert_every_100th`] as the `work`.
+///
+/// # Errors
+/// As [`process_by_move`].
+pub fn round_trip(image: Vec<u8>, work: fn(&mut [u8])) -> anyhow::Result<Processed> {
     let (image_tx, image_rx) = crossbeam_channel::bounded::<Vec<u8>>(1);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<Processed>(1);
 
@@ -109,7 +115,7 @@ fn round_trip(image: Vec<u8>) -> anyhow::Result<Processed> {
             let Ok(mut image) = image_rx.recv() else {
                 return;
             };
-            invert_every_100th(&mut image);
+            work(&mut image);
             let worker = thread::current().id();
             // The caller may have given up waiting; then the image is simply dropped.
             let _ = done_tx.send(Processed { image, worker });
@@ -147,7 +153,7 @@ fn round_trip(image: Vec<u8>) -> anyhow::Result<Processed> {
 /// # Errors
 /// If the worker cannot be spawned, sends nothing back within [`REPLY_TIMEOUT`], or panics.
 pub fn process_by_move(image: Vec<u8>) -> anyhow::Result<Processed> {
-    round_trip(image)
+    round_trip(image, invert_every_100th)
 }
 
 /// Gives a worker thread a copy of `image` to invert, and returns the copy. The caller's
@@ -157,7 +163,7 @@ pub fn process_by_move(image: Vec<u8>) -> anyhow::Result<Processed> {
 /// As [`process_by_move`].
 pub fn process_by_clone(image: &[u8]) -> anyhow::Result<Processed> {
     // The structured clone of a plain `postMessage(buf)`, made once, where the code says so.
-    round_trip(image.to_vec())
+    round_trip(image.to_vec(), invert_every_100th)
 }
 
 /// Runs a round trip of each kind on an image of `size` bytes, checks both results against

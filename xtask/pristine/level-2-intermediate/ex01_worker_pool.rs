@@ -12,7 +12,8 @@
 //! **Check your attempt:** `cargo exercise check l2-ex01`
 //!
 //! **What the tests expect**
-//! - `WorkerPool::new(n)` starts `n` threads; `new(0)` is [`BuildError::NoWorkers`].
+//! - `WorkerPool::new(n)` starts `n` threads named `pool-worker-0` to `pool-worker-{n-1}`;
+//!   `new(0)` is [`BuildError::NoWorkers`].
 //! - 20 tasks `fib(20..=39)`: each handle gives `fib(n)` for its own `n`, joined in submission
 //!   order, even when a later task finishes first. Once every result is in,
 //!   [`WorkerPool::stats`] (a task is counted before its result is sent) and then
@@ -25,8 +26,9 @@
 //! - Every task gets its own id, even when several threads submit at once (the Node pool's
 //!   `Date.now()` ids collide).
 //! - `shutdown` runs every task it accepted before closing, then returns only once every
-//!   worker thread has ended. `execute` after it is `Err(Closed(task))`, with the task handed
-//!   back untouched: nothing is lost silently.
+//!   worker thread has ended, in a second caller too; dropping the pool does the same.
+//!   `execute` after it is `Err(Closed(task))`, with the task handed back untouched: nothing is
+//!   lost silently.
 //!
 //! **Hints:** `cargo exercise hint l2-ex01` shows one at a time, from the idea to the
 //! exact API to the documentation.

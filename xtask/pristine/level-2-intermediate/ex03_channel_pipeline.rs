@@ -18,7 +18,9 @@
 //! - Each stage receives exactly what it should, in order: the validator every item, the
 //!   transformer the valid ones, the aggregator the doubled ones. Each returns what it
 //!   received in a [`StageTrace`], with the id of its thread.
-//! - The three stages run on three different threads, none of them the caller's.
+//! - The three stages run on three different threads, none of them the caller's: the threads
+//!   `spawn_pipeline` started, whose ids the traces carry.
+//! - A stage waits while its input is empty but open: it ends only once the input is closed.
 //! - Dropping the pipeline's input sender ends all three stage threads (nothing else stops
 //!   them), and the aggregator then sends exactly one summary.
 //! - Doubling cannot overflow: an `i32` value doubles into an `i64`.
