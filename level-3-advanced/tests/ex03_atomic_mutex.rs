@@ -25,11 +25,35 @@ mod under_test;
 use level_3_advanced::solutions::ex03_atomic_mutex as under_test;
 
 use shared::testing::{TIMEOUT, join_within, recv_or_fail, run_within};
+use std::marker::PhantomData;
 use std::panic;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-use under_test::{AtomicMutex, LockStats};
+use under_test::{AtomicMutex, AtomicMutexGuard, LockStats};
+
+/// Asks, for one named type, whether it is `Send` and whether it is `Sync`, as a value a test
+/// can assert on, rather than a bound that would stop the whole file compiling. For a concrete
+/// `T`, `Traits::<T>::SEND` is the inherent constant when `T: Send` holds, and otherwise the
+/// trait's default of `false` (an inherent item whose bound does not hold is skipped). Only for
+/// a concrete type: inside a generic function the bound is unknown and the answer is `false`.
+struct Traits<T: ?Sized>(PhantomData<T>);
+
+trait NotSend {
+    const SEND: bool = false;
+}
+impl<T: ?Sized> NotSend for Traits<T> {}
+impl<T: ?Sized + Send> Traits<T> {
+    const SEND: bool = true;
+}
+
+trait NotSync {
+    const SYNC: bool = false;
+}
+impl<T: ?Sized> NotSync for Traits<T> {}
+impl<T: ?Sized + Sync> Traits<T> {
+    const SYNC: bool = true;
+}
 
 /// Increments per thread in the counting tests; fewer under Miri, which is far slower.
 const PER_THREAD: u64 = if cfg!(miri) { 2_000 } else { 10_000 };
@@ -357,4 +381,27 @@ fn lock_statistics_add_up() {
     assert_eq!((after.failed_try_locks, after.timeouts), (3, 1));
     assert_consistent(after);
     assert_eq!(mutex.into_inner(), 4 * PER_THREAD);
+}
+
+#[test]
+fn the_guard_is_neither_send_nor_sync() {
+    // The guard's documentation: neither `Send` nor `Sync`, so the lock is released on the
+    // thread that took it. A file-wide static assertion would stop this file compiling for an
+    // answer that got it wrong, and take every other test down with it; asked as a value, the
+    // answer fails this one test.
+    let mutex = AtomicMutex::new(0_u8);
+    let guard = mutex.lock();
+    assert_eq!(*guard, 0);
+    // The probe's own check: it must tell a `Send` type from one that is not.
+    assert!(Traits::<AtomicMutex<u8>>::SEND && Traits::<AtomicMutex<u8>>::SYNC);
+    assert!(!Traits::<*const u8>::SEND && !Traits::<*const u8>::SYNC);
+    assert!(
+        !Traits::<AtomicMutexGuard<'static, u8>>::SEND,
+        "the guard must not be Send: a guard moved to another thread would unlock there"
+    );
+    assert!(
+        !Traits::<AtomicMutexGuard<'static, u8>>::SYNC,
+        "the guard must not be Sync"
+    );
+    drop(guard);
 }
