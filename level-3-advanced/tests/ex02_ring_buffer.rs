@@ -230,6 +230,67 @@ fn close_wakes_a_producer_blocked_in_push_and_hands_its_value_back() {
 }
 
 #[test]
+fn close_wakes_every_blocked_consumer_and_every_blocked_producer() {
+    const WAITERS: u32 = 3;
+    // Three consumers wait on an empty ring: all three must be woken, not just one.
+    let empty = Arc::new(ring::<u32>(1));
+    let (waiting_tx, waiting_rx) = crossbeam_channel::bounded(WAITERS as usize);
+    let consumers: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let (empty, waiting_tx) = (Arc::clone(&empty), waiting_tx.clone());
+            thread::spawn(move || {
+                waiting_tx.send(()).unwrap();
+                empty.pop()
+            })
+        })
+        .collect();
+    for _ in 0..WAITERS {
+        recv_or_fail(&waiting_rx, "a consumer to start");
+    }
+    // Most likely all asleep in `pop` by now; the test passes either way (see the header).
+    thread::sleep(Duration::from_millis(50));
+    empty.close();
+    for consumer in consumers {
+        let got = join_within(
+            consumer,
+            TIMEOUT,
+            "a consumer blocked in pop (close must wake all)",
+        )
+        .expect("a consumer panicked");
+        assert_eq!(got, None);
+    }
+
+    // Three producers wait on a full ring: all three must be woken and get their value back.
+    let full = Arc::new(ring::<u32>(1));
+    full.push_timeout(0, TIMEOUT).unwrap();
+    let producers: Vec<_> = (1..=WAITERS)
+        .map(|v| {
+            let (full, waiting_tx) = (Arc::clone(&full), waiting_tx.clone());
+            thread::spawn(move || {
+                waiting_tx.send(()).unwrap();
+                (v, full.push(v))
+            })
+        })
+        .collect();
+    for _ in 0..WAITERS {
+        recv_or_fail(&waiting_rx, "a producer to start");
+    }
+    thread::sleep(Duration::from_millis(50));
+    full.close();
+    for producer in producers {
+        let (v, pushed) = join_within(
+            producer,
+            TIMEOUT,
+            "a producer blocked in push (close must wake all)",
+        )
+        .expect("a producer panicked");
+        assert_eq!(pushed, Err(Closed(v)), "the refused value must come back");
+    }
+    assert_eq!(full.pop_timeout(TIMEOUT), Some(0));
+    assert_eq!(full.pop_timeout(TIMEOUT), None);
+}
+
+#[test]
 fn after_close_pushes_are_refused_and_consumers_drain_what_is_left() {
     let ring = ring::<u32>(8);
     for v in [5, 6, 7] {
@@ -295,6 +356,7 @@ fn four_producers_and_four_consumers_through_a_ring_of_four_add_up() {
                     s.spawn(|| {
                         let mut tally = Tally::default();
                         while let Some(v) = ring.pop() {
+                            assert_within_capacity(&ring, "a consumer");
                             tally.count += 1;
                             tally.sum += v;
                             tally.xor ^= v;
@@ -311,8 +373,8 @@ fn four_producers_and_four_consumers_through_a_ring_of_four_add_up() {
                     s.spawn(move || {
                         for i in 0..PER_PRODUCER {
                             ring.push(value(p, i)).expect("the ring is open");
+                            assert_within_capacity(ring, "a producer");
                         }
-                        assert_within_capacity(ring, "a producer");
                     })
                 })
                 .collect();
