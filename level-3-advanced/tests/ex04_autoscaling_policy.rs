@@ -21,7 +21,9 @@ mod under_test;
 use level_3_advanced::solutions::ex04_autoscaling_policy as under_test;
 
 use shared::testing::{ConcurrencyProbe, TIMEOUT, recv_within, run_within};
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 use under_test::{
@@ -355,6 +357,17 @@ fn smoothing_averages_the_queue_depth_over_the_ticks() {
         raw.decide(load(20, 2, 0), start + TICK).action,
         Action::Grow(1)
     );
+
+    // The first sample is taken as it is, not averaged with a 0 that was never seen: a
+    // backlog there from the first tick is a backlog at once.
+    let mut first = policy(config);
+    let decision = first.decide(load(20, 2, 0), start);
+    assert_eq!(
+        first.smoothed_queue(),
+        Some(20.0),
+        "the first sample is the average so far"
+    );
+    assert_eq!(decision.action, Action::Grow(1));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -633,5 +646,57 @@ fn shutdown_runs_the_queued_tasks_then_joins_every_worker() {
         let mut ids: Vec<i32> = rx.try_iter().collect();
         ids.sort_unstable();
         assert_eq!(ids, (0..20).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn shutdown_returns_only_once_every_worker_thread_has_ended() {
+    /// Installed in a worker thread by the first task it runs: its `Drop` runs among the
+    /// thread's last acts, after the worker's own code has returned, takes a while, then
+    /// counts the thread as ended.
+    struct Linger(Arc<AtomicUsize>);
+    impl Drop for Linger {
+        fn drop(&mut self) {
+            thread::sleep(ms(300));
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    thread_local! {
+        static LINGER: RefCell<Option<Linger>> = const { RefCell::new(None) };
+    }
+
+    run_within(TIMEOUT * 2, "the shutdown-joins run", || {
+        let pool = AutoScalingPool::new(ScalingConfig::default()).expect("did not start");
+        let (installed, ended) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (done_tx, done) = crossbeam_channel::unbounded();
+        for id in 0..20 {
+            let (installed, ended, done_tx) =
+                (Arc::clone(&installed), Arc::clone(&ended), done_tx.clone());
+            pool.submit(move || {
+                LINGER.with(|linger| {
+                    let mut linger = linger.borrow_mut();
+                    if linger.is_none() {
+                        *linger = Some(Linger(ended));
+                        installed.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+                let _ = done_tx.send(id);
+            });
+        }
+        let ids = collect_ids(&done, 20);
+        assert_eq!(ids, (0..20).collect::<Vec<_>>());
+        let report = pool.shutdown(TIMEOUT);
+        // Read at once: a joined thread has ended, its lingering `Drop` included. A thread
+        // left to end on its own is still in that `Drop` for a while.
+        let (installed, ended) = (
+            installed.load(Ordering::SeqCst),
+            ended.load(Ordering::SeqCst),
+        );
+        assert!(installed >= 1, "no worker ran a task");
+        assert_eq!(
+            ended, installed,
+            "shutdown returned while worker threads were still running: join them"
+        );
+        assert_eq!((report.joined, report.abandoned), (2, 0));
     });
 }
