@@ -8,6 +8,19 @@
 //! tests pause briefly so that a thread is most likely asleep in `pop` or `push` when the ring
 //! is closed; they pass just the same if it is not asleep yet, and the pause only makes them
 //! test the wake-up rather than the check before the wait.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | two producers, one consumer: exactly the 40 values, each once, each producer's in order | `two_producers_and_one_consumer_lose_nothing_and_duplicate_nothing` | a correct ring gives that multiset and per-producer order under every interleaving |
+//! | a full ring makes `push` wait, never drop the item | `a_full_ring_makes_push_wait_instead_of_dropping_the_item` | 200 values through a ring of 2: a dropped one is missing whatever the timing; the consumer's waits have deadlines |
+//! | `len` never exceeds `capacity`, checked while producers and consumers run | every multi-thread test, after each push and pop | a correct ring never holds more; a push that does not re-check after waking overfills it often in 20,000 pushes by 4 producers |
+//! | the 11th `push_timeout` into a full ring of 10 is `Full(value)`; after a pop it fits; FIFO | `the_eleventh_push_into_a_full_ring_of_ten_times_out_with_the_value_back` | one thread: no consumer exists to make room |
+//! | `pop_timeout` on an empty ring is `None`, not before the timeout | `pop_timeout_on_an_empty_ring_gives_none_after_the_timeout` | one thread; only a lower bound on the elapsed time, which a correct answer always meets |
+//! | `close` wakes a consumer in `pop` and a producer in `push`, which gets its value back | `close_wakes_a_consumer_blocked_in_pop`, `close_wakes_a_producer_blocked_in_push_and_hands_its_value_back` | a waiter not yet asleep sees `closed` and returns the same; the pause only makes the wake-up the likely path |
+//! | `close` wakes every waiter, not one | `close_wakes_every_blocked_consumer_and_every_blocked_producer` | the same; three waiters of each kind, so a `notify_one` close leaves two asleep (failing at the join's deadline) whenever at least two were asleep, which the pause makes near certain |
+//! | after `close`, pushes are refused with their value and consumers drain what was queued, then `None` | `after_close_pushes_are_refused_and_consumers_drain_what_is_left` | one thread |
+//! | `new(0)` is `ZeroCapacity` | `a_capacity_of_zero_is_refused_with_a_clear_error` | no threads |
+//! | 4 producers, 4 consumers, a ring of 4: counts, sums and values add up | `four_producers_and_four_consumers_through_a_ring_of_four_add_up` | sums and multisets, not times |
 
 // The code under test: your file when `cargo exercise check l3-ex02` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a

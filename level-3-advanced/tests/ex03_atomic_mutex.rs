@@ -12,6 +12,18 @@
 //! `cargo +nightly miri test -p level-3-advanced --test ex03_atomic_mutex`. Its data-race
 //! detector then also catches a mutex that lets two threads touch the data at once, and an
 //! unlock whose ordering is too weak to hand the data to the next holder.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | 4 (and 8) threads × 10,000 increments of a plain `u64` end exact | `four_threads_incrementing_a_plain_u64_lose_no_update`, `eight_threads_on_two_cores_all_get_through` | a mutex that excludes loses nothing under any interleaving; the yields inside the critical section make a check-then-set lock lose updates in practice |
+//! | a thread asleep in `lock` is woken by the unlock | `a_thread_asleep_in_lock_is_woken_by_the_unlock` | a waiter not yet asleep takes the lock all the same; a missing wake-up fails at the join's deadline |
+//! | a `lock` that finds the lock held counts as contended before it waits | `a_lock_that_finds_the_lock_held_is_counted_as_contended` | the test holds the lock until it sees the count (with a deadline), so the order is forced, not timed |
+//! | `try_lock` while held is `None`, `Some` once free | `try_lock_while_held_is_none_and_some_once_released` | the holder keeps the lock across the call |
+//! | `lock_timeout` while held is `None`, no sooner than the timeout; `Some` when released during the wait or before | `lock_timeout_while_held_gives_up_no_sooner_than_the_timeout`, `lock_timeout_gets_the_lock_released_during_its_wait` | the holder releases only on the test's signal; only a lower bound on the elapsed time |
+//! | a panic while holding the lock releases it, no poisoning | `a_panic_while_holding_the_lock_releases_it` | the panicking thread is joined first |
+//! | the statistics add up, a new mutex resets nothing | `lock_statistics_add_up` | counts of calls the test makes itself |
+//! | the guard is neither `Send` nor `Sync` | `the_guard_is_neither_send_nor_sync` | a property of the type, asked at compile time as a constant and asserted when the test runs, so a wrong answer fails this test alone and the stub still compiles |
+//! | each unlock hands the holder's writes to the next holder (Release/Acquire) | every test above, under Miri | Miri's data-race detector reports the unsynchronised access to the data whatever the schedule it picks; on x86 no test can see it |
 
 // The code under test: your file when `cargo exercise check l3-ex03` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a

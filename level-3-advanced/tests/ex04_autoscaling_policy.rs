@@ -7,6 +7,23 @@
 //! time (`start + n × 100 ms`), and the tasks block on a gate that the test opens, so the test
 //! decides when they finish. Real time only bounds the waits, which fail after
 //! [`TIMEOUT`] instead of hanging.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | the default config is the Node example's; bad configs are typed errors, from every constructor | `the_default_config_is_the_node_examples_and_is_valid`, `a_bad_config_is_a_typed_error` | pure values |
+//! | a backlog grows by `step`, never above the maximum; at the threshold is no backlog | `a_backlog_grows_the_pool_by_its_step_but_never_above_the_maximum` | pure function of load and fake time |
+//! | cool-downs from the last event of either kind; exactly the cool-down later is allowed | `no_second_scaling_event_inside_a_cool_down` | fake time |
+//! | a shrink keeps one idle worker and the minimum; no shrink while a task waits | `idle_workers_shrink_the_pool_keeping_one_idle_and_the_minimum` | pure |
+//! | below the minimum, grow back at once, whatever the cool-down | `a_pool_below_its_minimum_grows_back_at_once_whatever_the_cool_down` | pure |
+//! | smoothing: the first sample as it is, then the moving average | `smoothing_averages_the_queue_depth_over_the_ticks` | pure |
+//! | the pool grows to 8 and never beyond; 8 tasks run at once | `under_a_backlog_the_pool_grows_to_eight_and_never_beyond`, `the_peak_is_above_the_minimum` | the tasks block on a gate the test opens, so 8 of them are running together when the probe is read |
+//! | no two events inside a cool-down; the next one due within a tick | `no_two_scaling_events_fall_inside_a_cool_down` | the events carry the fake time of their tick |
+//! | idle, back to the minimum one worker per 5 s | `idle_the_pool_returns_to_its_minimum_tick_by_tick` | fake time; the test ticks until the stopped threads have ended (with a deadline) |
+//! | all 40 tasks complete exactly once | `all_forty_tasks_complete_exactly_once` | ids collected with deadlines |
+//! | every event logged with its sizes and reason | `every_scaling_event_is_logged_with_its_sizes_and_reason` | the log, not times |
+//! | a worker whose task panics ends, is removed (never idle) and replaced | `a_worker_that_dies_is_removed_not_counted_as_idle_and_replaced` | the test ticks until the death is seen (with a deadline); a swallowed panic never shows one |
+//! | `shutdown` runs every queued task, then joins the workers | `shutdown_runs_the_queued_tasks_then_joins_every_worker`, `shutdown_returns_only_once_every_worker_thread_has_ended` | a joined thread has ended, its last `Drop` included, so the count read right after `shutdown` is complete for a correct answer whatever the load; a thread left unjoined is still inside a 300 ms `Drop` when the count is read |
+//! | tasks run on the workers, not on `submit`'s caller | every pool test | the tasks block on gates that only the caller opens, so a task run on the caller never returns from `submit` |
 
 use crossbeam_channel::{Receiver, Sender};
 // The code under test: your file when `cargo exercise check l3-ex04` turns the `learner`
