@@ -13,6 +13,7 @@
 //! | 4 × 10,000 end at 40,000, one report per thread | `four_threads_end_at_forty_thousand` | a correct `fetch_add` never loses an increment, whatever the interleaving |
 //! | each thread counts its own increments and keeps one value per increment | `each_thread_counts_its_own_ten_thousand` | counts, not times |
 //! | the observed values are exactly 1..=40,000, each once | `the_observed_values_are_exactly_one_to_forty_thousand_each_once`, `a_million_increments_at_once_lose_none` | a correct answer gives distinct values under any interleaving; the quarter of a million per thread only makes a load-then-store increment's loss certain in practice (its threads overlap for a long time), never the correct answer's success |
+//! | `increment` is one indivisible step (no load then store) | `increment_called_from_several_threads_at_once_loses_nothing` | the test's own threads call `increment` 2,000,000 times each with nothing else in the loop, so a load-then-store gap is a large share of each iteration and preemptions land in it even when the threads share one core; a correct answer loses nothing under any interleaving |
 //! | exactly one thread observed the total; each thread's values rise | `exactly_one_thread_observed_the_final_value`, `each_thread_sees_its_own_values_rise` | true of every interleaving of `fetch_add`s |
 //! | other parameters are honoured | `other_parameters_are_honoured`, `many_threads_on_two_cores_still_add_up` | counts only |
 //! | every worker is a thread of its own, none of them the caller's | `the_work_runs_on_threads_of_their_own` | compares `ThreadId`s. A report's id comes from the learner's code: an answer that counted on the caller but took the id inside each worker would pass. The API takes no closure and creates its own counter, so where the increments ran cannot be observed; the test catches a report made on the caller |
@@ -265,6 +266,45 @@ fn a_million_increments_at_once_lose_none() {
     assert_eq!(
         report.total, total,
         "{threads} threads × {per_thread} increments: increments were lost"
+    );
+}
+
+#[test]
+fn increment_called_from_several_threads_at_once_loses_nothing() {
+    // `increment` on its own, from the test's threads, millions of times: nothing else in the
+    // loop, so the gap between a load and a store, if there is one, is a large share of each
+    // iteration, and the threads are preempted inside it often, even when they share one
+    // core. A correct `fetch_add` loses nothing whatever the interleaving.
+    let (threads, per_thread) = if cfg!(miri) { (2, 100) } else { (4, 2_000_000) };
+    let counter = AtomicU64::new(0);
+    assert_eq!(increment(&counter), 1, "a fresh counter's first increment");
+    counter.store(0, Ordering::SeqCst);
+    let highest = run_within(TIMEOUT, "increment from several threads", move || {
+        thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut highest = 0;
+                        for _ in 0..per_thread {
+                            highest = highest.max(increment(&counter));
+                        }
+                        highest
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a thread calling increment panicked"))
+                .max()
+        })
+        .map(|highest| (highest, counter.load(Ordering::SeqCst)))
+    });
+    let total = threads * per_thread;
+    assert_eq!(
+        highest,
+        Some((total, total)),
+        "(highest value returned, final count) after {threads} threads × {per_thread} increments: \
+         increments were lost (a load then a store?)"
     );
 }
 

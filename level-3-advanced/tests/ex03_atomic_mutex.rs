@@ -396,6 +396,9 @@ fn lock_statistics_add_up() {
 }
 
 #[test]
+// Constant assertions on purpose: in a `const` block a wrong answer would stop the whole file
+// compiling, instead of failing this one test.
+#[allow(clippy::assertions_on_constants)]
 fn the_guard_is_neither_send_nor_sync() {
     // The guard's documentation: neither `Send` nor `Sync`, so the lock is released on the
     // thread that took it. A file-wide static assertion would stop this file compiling for an
