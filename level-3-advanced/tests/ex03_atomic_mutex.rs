@@ -39,7 +39,8 @@ use level_3_advanced::solutions::ex03_atomic_mutex as under_test;
 use shared::testing::{TIMEOUT, join_within, recv_or_fail, run_within};
 use std::marker::PhantomData;
 use std::panic;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 use under_test::{AtomicMutex, AtomicMutexGuard, LockStats};
@@ -151,6 +152,51 @@ fn eight_threads_on_two_cores_all_get_through() {
 }
 
 #[test]
+fn a_tight_loop_of_locks_never_lets_two_threads_in_at_once() {
+    // Nothing but lock, a short critical section and unlock, many times over: a lock taken by
+    // a load and then a store is taken by two threads whenever both load between an unlock and
+    // the next store, which a loop that does little else makes happen often. Each critical
+    // section checks that nobody else is inside, so a single double entry fails the test, even
+    // one that happens to lose no update.
+    const THREADS: usize = 4;
+    let per_thread: u64 = if cfg!(miri) { 200 } else { 500_000 };
+    let mutex = AtomicMutex::new(0_u64);
+    assert_eq!(*mutex.lock(), 0);
+    let inside = AtomicUsize::new(0);
+    let double_entries = AtomicUsize::new(0);
+    // All released together, so that they really do contend.
+    let start = Barrier::new(THREADS);
+    let total = run_within(TIMEOUT, "a tight loop of locks", move || {
+        thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    start.wait();
+                    for _ in 0..per_thread {
+                        let mut guard = mutex.lock();
+                        if inside.fetch_add(1, AtomicOrdering::SeqCst) != 0 {
+                            double_entries.fetch_add(1, AtomicOrdering::SeqCst);
+                        }
+                        *guard += 1;
+                        inside.fetch_sub(1, AtomicOrdering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            double_entries.load(AtomicOrdering::SeqCst),
+            0,
+            "times a thread entered the critical section while another was inside"
+        );
+        mutex.into_inner()
+    });
+    assert_eq!(
+        total,
+        THREADS as u64 * per_thread,
+        "updates were lost: the mutex let two threads in at once"
+    );
+}
+
+#[test]
 fn a_lock_that_finds_the_lock_held_is_counted_as_contended() {
     let mutex = Arc::new(AtomicMutex::new(0_u64));
     let guard = mutex.lock();
@@ -250,7 +296,9 @@ fn lock_timeout_while_held_gives_up_no_sooner_than_the_timeout() {
     };
     recv_or_fail(&held_rx, "the holder to take the lock");
 
-    let timeout = Duration::from_millis(30);
+    // Long enough that no number of yields or short naps fills it by chance, even on a busy
+    // machine: an answer that gives up early is seen to.
+    let timeout = Duration::from_millis(300);
     let started = Instant::now();
     let got = mutex.lock_timeout(timeout).map(|guard| *guard);
     let waited = started.elapsed();
