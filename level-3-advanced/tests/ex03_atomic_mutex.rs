@@ -159,7 +159,7 @@ fn a_tight_loop_of_locks_never_lets_two_threads_in_at_once() {
     // section checks that nobody else is inside, so a single double entry fails the test, even
     // one that happens to lose no update.
     const THREADS: usize = 4;
-    let per_thread: u64 = if cfg!(miri) { 200 } else { 500_000 };
+    let per_thread: u64 = if cfg!(miri) { 200 } else { 2_000_000 };
     let mutex = AtomicMutex::new(0_u64);
     assert_eq!(*mutex.lock(), 0);
     let inside = AtomicUsize::new(0);
