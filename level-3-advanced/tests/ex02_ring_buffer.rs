@@ -4,10 +4,10 @@
 //! them against your file, `level-3-advanced/src/exercises/ex02_ring_buffer.rs`.
 //!
 //! No test depends on timing to pass. Every blocking call runs under a deadline
-//! (`run_within`, `join_within`), so a lost wake-up fails a test instead of hanging it. Two
-//! tests pause briefly so that a thread is most likely asleep in `pop` or `push` when the ring
-//! is closed; they pass just the same if it is not asleep yet, and the pause only makes them
-//! test the wake-up rather than the check before the wait.
+//! (`run_within`, `join_within`), so a lost wake-up fails a test instead of hanging it. Three
+//! tests pause briefly so that their threads are most likely asleep in `pop` or `push` when the
+//! ring is closed; they pass just the same if a thread is not asleep yet, and the pause only
+//! makes them test the wake-up rather than the check before the wait.
 //!
 //! | promise | test | independent of scheduling and load because |
 //! |---|---|---|

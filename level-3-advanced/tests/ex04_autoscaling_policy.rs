@@ -6,7 +6,9 @@
 //! No test sleeps or reads the time to decide anything: the policy and the pool are told the
 //! time (`start + n × 100 ms`), and the tasks block on a gate that the test opens, so the test
 //! decides when they finish. Real time only bounds the waits, which fail after
-//! [`TIMEOUT`] instead of hanging.
+//! [`TIMEOUT`] instead of hanging. One test's tasks leave their worker thread a value whose
+//! `Drop` sleeps 300 ms as the thread ends, so that a thread `shutdown` did not join is still
+//! running when the test looks; a correct answer passes whatever the timing.
 //!
 //! | promise | test | independent of scheduling and load because |
 //! |---|---|---|
