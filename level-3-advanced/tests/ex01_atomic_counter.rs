@@ -6,6 +6,20 @@
 //! No test looks at a time. Under Miri (`cargo +nightly miri test -p level-3-advanced --test
 //! ex01_atomic_counter`), which checks the atomics for data races but runs about a thousand
 //! times slower, each thread makes fewer increments.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | `increment` returns the value after its own increment | `increment_returns_the_value_after_its_own_increment` | one thread, no concurrency |
+//! | 4 × 10,000 end at 40,000, one report per thread | `four_threads_end_at_forty_thousand` | a correct `fetch_add` never loses an increment, whatever the interleaving |
+//! | each thread counts its own increments and keeps one value per increment | `each_thread_counts_its_own_ten_thousand` | counts, not times |
+//! | the observed values are exactly 1..=40,000, each once | `the_observed_values_are_exactly_one_to_forty_thousand_each_once`, `a_million_increments_at_once_lose_none` | a correct answer gives distinct values under any interleaving; the quarter of a million per thread only makes a load-then-store increment's loss certain in practice (its threads overlap for a long time), never the correct answer's success |
+//! | `increment` is one indivisible step (no load then store) | `increment_called_from_several_threads_at_once_loses_nothing` | the test's own threads call `increment` 2,000,000 times each with nothing else in the loop, so a load-then-store gap is a large share of each iteration and preemptions land in it even when the threads share one core; a correct answer loses nothing under any interleaving |
+//! | exactly one thread observed the total; each thread's values rise | `exactly_one_thread_observed_the_final_value`, `each_thread_sees_its_own_values_rise` | true of every interleaving of `fetch_add`s |
+//! | other parameters are honoured | `other_parameters_are_honoured`, `many_threads_on_two_cores_still_add_up` | counts only |
+//! | every worker is a thread of its own, none of them the caller's | `the_work_runs_on_threads_of_their_own` | compares `ThreadId`s. A report's id comes from the learner's code: an answer that counted on the caller but took the id inside each worker would pass. The API takes no closure and creates its own counter, so where the increments ran cannot be observed; the test catches a report made on the caller |
+//! | the threads count at the same time | none | the API gives no way to observe overlap (no closure, no hook); the skeleton's starting gate provides it |
+//! | the total is read after the threads are joined | `four_threads_end_at_forty_thousand` and the others under Miri | Miri's weak-memory emulation hands an unsynchronised `Relaxed` read an old value, whatever the real machine does |
+//! | out-of-range parameters are typed errors, the limits themselves allowed | `parameters_out_of_range_are_typed_errors` | no threads, or threads that make no increments |
 
 // The code under test: your file when `cargo exercise check l3-ex01` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -221,6 +235,77 @@ fn many_threads_on_two_cores_still_add_up() {
         "{threads} threads × {per_thread} increments: increments were lost"
     );
     assert_exactly_one_to(&all_observed(&report), total);
+}
+
+#[test]
+fn a_million_increments_at_once_lose_none() {
+    // The course's 40,000 increments take well under a millisecond: threads woken one after
+    // another by the gate may barely overlap, and a load-then-store increment can get through
+    // unscathed. A quarter of a million per thread keeps them counting together for long
+    // enough that two of them read the same old value many times over.
+    let (threads, per_thread) = if cfg!(miri) { (2, 100) } else { (4, 250_000) };
+    let report = report_of(threads, per_thread);
+    let total = threads as u64 * per_thread;
+    // One pass over a table of the values seen, rather than a sort: a million values in a
+    // debug build.
+    let mut seen = vec![false; total as usize + 1];
+    for &value in report.workers.iter().flat_map(|w| &w.observed) {
+        assert!(
+            (1..=total).contains(&value),
+            "the observed value {value} is not in 1..={total}"
+        );
+        assert!(
+            !std::mem::replace(&mut seen[value as usize], true),
+            "the value {value} was observed twice: two increments read the same old value (a load then a store?)"
+        );
+    }
+    assert!(
+        seen[1..].iter().all(|&s| s),
+        "some value in 1..={total} was never observed: an increment was lost or skipped"
+    );
+    assert_eq!(
+        report.total, total,
+        "{threads} threads × {per_thread} increments: increments were lost"
+    );
+}
+
+#[test]
+fn increment_called_from_several_threads_at_once_loses_nothing() {
+    // `increment` on its own, from the test's threads, millions of times: nothing else in the
+    // loop, so the gap between a load and a store, if there is one, is a large share of each
+    // iteration, and the threads are preempted inside it often, even when they share one
+    // core. A correct `fetch_add` loses nothing whatever the interleaving.
+    let (threads, per_thread) = if cfg!(miri) { (2, 100) } else { (4, 2_000_000) };
+    let counter = AtomicU64::new(0);
+    assert_eq!(increment(&counter), 1, "a fresh counter's first increment");
+    counter.store(0, Ordering::SeqCst);
+    let highest = run_within(TIMEOUT, "increment from several threads", move || {
+        thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut highest = 0;
+                        for _ in 0..per_thread {
+                            highest = highest.max(increment(&counter));
+                        }
+                        highest
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a thread calling increment panicked"))
+                .max()
+        })
+        .map(|highest| (highest, counter.load(Ordering::SeqCst)))
+    });
+    let total = threads * per_thread;
+    assert_eq!(
+        highest,
+        Some((total, total)),
+        "(highest value returned, final count) after {threads} threads × {per_thread} increments: \
+         increments were lost (a load then a store?)"
+    );
 }
 
 #[test]

@@ -4,10 +4,23 @@
 //! them against your file, `level-3-advanced/src/exercises/ex02_ring_buffer.rs`.
 //!
 //! No test depends on timing to pass. Every blocking call runs under a deadline
-//! (`run_within`, `join_within`), so a lost wake-up fails a test instead of hanging it. Two
-//! tests pause briefly so that a thread is most likely asleep in `pop` or `push` when the ring
-//! is closed; they pass just the same if it is not asleep yet, and the pause only makes them
-//! test the wake-up rather than the check before the wait.
+//! (`run_within`, `join_within`), so a lost wake-up fails a test instead of hanging it. Three
+//! tests pause briefly so that their threads are most likely asleep in `pop` or `push` when the
+//! ring is closed; they pass just the same if a thread is not asleep yet, and the pause only
+//! makes them test the wake-up rather than the check before the wait.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | two producers, one consumer: exactly the 40 values, each once, each producer's in order | `two_producers_and_one_consumer_lose_nothing_and_duplicate_nothing` | a correct ring gives that multiset and per-producer order under every interleaving |
+//! | a full ring makes `push` wait, never drop the item | `a_full_ring_makes_push_wait_instead_of_dropping_the_item` | 200 values through a ring of 2: a dropped one is missing whatever the timing; the consumer's waits have deadlines |
+//! | `len` never exceeds `capacity`, checked while producers and consumers run | every multi-thread test, after each push and pop | a correct ring never holds more; a push that does not re-check after waking overfills it often in 20,000 pushes by 4 producers |
+//! | the 11th `push_timeout` into a full ring of 10 is `Full(value)`; after a pop it fits; FIFO | `the_eleventh_push_into_a_full_ring_of_ten_times_out_with_the_value_back` | one thread: no consumer exists to make room |
+//! | `pop_timeout` on an empty ring is `None`, not before the timeout | `pop_timeout_on_an_empty_ring_gives_none_after_the_timeout` | one thread; only a lower bound on the elapsed time, which a correct answer always meets |
+//! | `close` wakes a consumer in `pop` and a producer in `push`, which gets its value back | `close_wakes_a_consumer_blocked_in_pop`, `close_wakes_a_producer_blocked_in_push_and_hands_its_value_back` | a waiter not yet asleep sees `closed` and returns the same; the pause only makes the wake-up the likely path |
+//! | `close` wakes every waiter, not one | `close_wakes_every_blocked_consumer_and_every_blocked_producer` | the same; three waiters of each kind, so a `notify_one` close leaves two asleep (failing at the join's deadline) whenever at least two were asleep, which the pause makes near certain |
+//! | after `close`, pushes are refused with their value and consumers drain what was queued, then `None` | `after_close_pushes_are_refused_and_consumers_drain_what_is_left` | one thread |
+//! | `new(0)` is `ZeroCapacity` | `a_capacity_of_zero_is_refused_with_a_clear_error` | no threads |
+//! | 4 producers, 4 consumers, a ring of 4: counts, sums and values add up | `four_producers_and_four_consumers_through_a_ring_of_four_add_up` | sums and multisets, not times |
 
 // The code under test: your file when `cargo exercise check l3-ex02` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -230,6 +243,67 @@ fn close_wakes_a_producer_blocked_in_push_and_hands_its_value_back() {
 }
 
 #[test]
+fn close_wakes_every_blocked_consumer_and_every_blocked_producer() {
+    const WAITERS: u32 = 3;
+    // Three consumers wait on an empty ring: all three must be woken, not just one.
+    let empty = Arc::new(ring::<u32>(1));
+    let (waiting_tx, waiting_rx) = crossbeam_channel::bounded(WAITERS as usize);
+    let consumers: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let (empty, waiting_tx) = (Arc::clone(&empty), waiting_tx.clone());
+            thread::spawn(move || {
+                waiting_tx.send(()).unwrap();
+                empty.pop()
+            })
+        })
+        .collect();
+    for _ in 0..WAITERS {
+        recv_or_fail(&waiting_rx, "a consumer to start");
+    }
+    // Most likely all asleep in `pop` by now; the test passes either way (see the header).
+    thread::sleep(Duration::from_millis(50));
+    empty.close();
+    for consumer in consumers {
+        let got = join_within(
+            consumer,
+            TIMEOUT,
+            "a consumer blocked in pop (close must wake all)",
+        )
+        .expect("a consumer panicked");
+        assert_eq!(got, None);
+    }
+
+    // Three producers wait on a full ring: all three must be woken and get their value back.
+    let full = Arc::new(ring::<u32>(1));
+    full.push_timeout(0, TIMEOUT).unwrap();
+    let producers: Vec<_> = (1..=WAITERS)
+        .map(|v| {
+            let (full, waiting_tx) = (Arc::clone(&full), waiting_tx.clone());
+            thread::spawn(move || {
+                waiting_tx.send(()).unwrap();
+                (v, full.push(v))
+            })
+        })
+        .collect();
+    for _ in 0..WAITERS {
+        recv_or_fail(&waiting_rx, "a producer to start");
+    }
+    thread::sleep(Duration::from_millis(50));
+    full.close();
+    for producer in producers {
+        let (v, pushed) = join_within(
+            producer,
+            TIMEOUT,
+            "a producer blocked in push (close must wake all)",
+        )
+        .expect("a producer panicked");
+        assert_eq!(pushed, Err(Closed(v)), "the refused value must come back");
+    }
+    assert_eq!(full.pop_timeout(TIMEOUT), Some(0));
+    assert_eq!(full.pop_timeout(TIMEOUT), None);
+}
+
+#[test]
 fn after_close_pushes_are_refused_and_consumers_drain_what_is_left() {
     let ring = ring::<u32>(8);
     for v in [5, 6, 7] {
@@ -295,6 +369,7 @@ fn four_producers_and_four_consumers_through_a_ring_of_four_add_up() {
                     s.spawn(|| {
                         let mut tally = Tally::default();
                         while let Some(v) = ring.pop() {
+                            assert_within_capacity(&ring, "a consumer");
                             tally.count += 1;
                             tally.sum += v;
                             tally.xor ^= v;
@@ -311,8 +386,8 @@ fn four_producers_and_four_consumers_through_a_ring_of_four_add_up() {
                     s.spawn(move || {
                         for i in 0..PER_PRODUCER {
                             ring.push(value(p, i)).expect("the ring is open");
+                            assert_within_capacity(ring, "a producer");
                         }
-                        assert_within_capacity(ring, "a producer");
                     })
                 })
                 .collect();

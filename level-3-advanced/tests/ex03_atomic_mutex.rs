@@ -12,6 +12,19 @@
 //! `cargo +nightly miri test -p level-3-advanced --test ex03_atomic_mutex`. Its data-race
 //! detector then also catches a mutex that lets two threads touch the data at once, and an
 //! unlock whose ordering is too weak to hand the data to the next holder.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | 4 (and 8) threads × 10,000 increments of a plain `u64` end exact | `four_threads_incrementing_a_plain_u64_lose_no_update`, `eight_threads_on_two_cores_all_get_through` | a mutex that excludes loses nothing under any interleaving; the yields inside the critical section make a check-then-set lock lose updates in practice |
+//! | no two threads are ever inside at once | `a_tight_loop_of_locks_never_lets_two_threads_in_at_once` | a correct lock never lets two in under any interleaving; 4 threads released together by a `Barrier` run 2,000,000 lock/unlock cycles each with nothing else in the loop, so a check-then-set lock's gap between its load and its store is hit in practice, and one double entry fails the test |
+//! | a thread asleep in `lock` is woken by the unlock | `a_thread_asleep_in_lock_is_woken_by_the_unlock` | a waiter not yet asleep takes the lock all the same; a missing wake-up fails at the join's deadline |
+//! | a `lock` that finds the lock held counts as contended before it waits | `a_lock_that_finds_the_lock_held_is_counted_as_contended` | the test holds the lock until it sees the count (with a deadline), so the order is forced, not timed |
+//! | `try_lock` while held is `None`, `Some` once free | `try_lock_while_held_is_none_and_some_once_released` | the holder keeps the lock across the call |
+//! | `lock_timeout` while held is `None`, no sooner than the timeout; `Some` when released during the wait or before | `lock_timeout_while_held_gives_up_no_sooner_than_the_timeout`, `lock_timeout_gets_the_lock_released_during_its_wait` | the holder releases only on the test's signal; only a lower bound on the elapsed time, and a timeout (300 ms) that no run of yields and short naps fills by chance on a busy machine |
+//! | a panic while holding the lock releases it, no poisoning | `a_panic_while_holding_the_lock_releases_it` | the panicking thread is joined first |
+//! | the statistics add up, a new mutex resets nothing | `lock_statistics_add_up` | counts of calls the test makes itself |
+//! | the guard is neither `Send` nor `Sync` | `the_guard_is_neither_send_nor_sync` | a property of the type, asked at compile time as a constant and asserted when the test runs, so a wrong answer fails this test alone and the stub still compiles |
+//! | each unlock hands the holder's writes to the next holder (Release/Acquire) | every test above, under Miri | Miri's data-race detector reports the unsynchronised access to the data whatever the schedule it picks; on x86 no test can see it |
 
 // The code under test: your file when `cargo exercise check l3-ex03` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -25,11 +38,36 @@ mod under_test;
 use level_3_advanced::solutions::ex03_atomic_mutex as under_test;
 
 use shared::testing::{TIMEOUT, join_within, recv_or_fail, run_within};
+use std::marker::PhantomData;
 use std::panic;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
-use under_test::{AtomicMutex, LockStats};
+use under_test::{AtomicMutex, AtomicMutexGuard, LockStats};
+
+/// Asks, for one named type, whether it is `Send` and whether it is `Sync`, as a value a test
+/// can assert on, rather than a bound that would stop the whole file compiling. For a concrete
+/// `T`, `Traits::<T>::SEND` is the inherent constant when `T: Send` holds, and otherwise the
+/// trait's default of `false` (an inherent item whose bound does not hold is skipped). Only for
+/// a concrete type: inside a generic function the bound is unknown and the answer is `false`.
+struct Traits<T: ?Sized>(PhantomData<T>);
+
+trait NotSend {
+    const SEND: bool = false;
+}
+impl<T: ?Sized> NotSend for Traits<T> {}
+impl<T: ?Sized + Send> Traits<T> {
+    const SEND: bool = true;
+}
+
+trait NotSync {
+    const SYNC: bool = false;
+}
+impl<T: ?Sized> NotSync for Traits<T> {}
+impl<T: ?Sized + Sync> Traits<T> {
+    const SYNC: bool = true;
+}
 
 /// Increments per thread in the counting tests; fewer under Miri, which is far slower.
 const PER_THREAD: u64 = if cfg!(miri) { 2_000 } else { 10_000 };
@@ -112,6 +150,51 @@ fn eight_threads_on_two_cores_all_get_through() {
         "one acquisition per lock"
     );
     assert_consistent(stats);
+}
+
+#[test]
+fn a_tight_loop_of_locks_never_lets_two_threads_in_at_once() {
+    // Nothing but lock, a short critical section and unlock, many times over: a lock taken by
+    // a load and then a store is taken by two threads whenever both load between an unlock and
+    // the next store, which a loop that does little else makes happen often. Each critical
+    // section checks that nobody else is inside, so a single double entry fails the test, even
+    // one that happens to lose no update.
+    const THREADS: usize = 4;
+    let per_thread: u64 = if cfg!(miri) { 200 } else { 2_000_000 };
+    let mutex = AtomicMutex::new(0_u64);
+    assert_eq!(*mutex.lock(), 0);
+    let inside = AtomicUsize::new(0);
+    let double_entries = AtomicUsize::new(0);
+    // All released together, so that they really do contend.
+    let start = Barrier::new(THREADS);
+    let total = run_within(TIMEOUT, "a tight loop of locks", move || {
+        thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    start.wait();
+                    for _ in 0..per_thread {
+                        let mut guard = mutex.lock();
+                        if inside.fetch_add(1, AtomicOrdering::SeqCst) != 0 {
+                            double_entries.fetch_add(1, AtomicOrdering::SeqCst);
+                        }
+                        *guard += 1;
+                        inside.fetch_sub(1, AtomicOrdering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            double_entries.load(AtomicOrdering::SeqCst),
+            0,
+            "times a thread entered the critical section while another was inside"
+        );
+        mutex.into_inner()
+    });
+    assert_eq!(
+        total,
+        THREADS as u64 * per_thread,
+        "updates were lost: the mutex let two threads in at once"
+    );
 }
 
 #[test]
@@ -214,7 +297,9 @@ fn lock_timeout_while_held_gives_up_no_sooner_than_the_timeout() {
     };
     recv_or_fail(&held_rx, "the holder to take the lock");
 
-    let timeout = Duration::from_millis(30);
+    // Long enough that no number of yields or short naps fills it by chance, even on a busy
+    // machine: an answer that gives up early is seen to.
+    let timeout = Duration::from_millis(300);
     let started = Instant::now();
     let got = mutex.lock_timeout(timeout).map(|guard| *guard);
     let waited = started.elapsed();
@@ -357,4 +442,30 @@ fn lock_statistics_add_up() {
     assert_eq!((after.failed_try_locks, after.timeouts), (3, 1));
     assert_consistent(after);
     assert_eq!(mutex.into_inner(), 4 * PER_THREAD);
+}
+
+#[test]
+// Constant assertions on purpose: in a `const` block a wrong answer would stop the whole file
+// compiling, instead of failing this one test.
+#[allow(clippy::assertions_on_constants)]
+fn the_guard_is_neither_send_nor_sync() {
+    // The guard's documentation: neither `Send` nor `Sync`, so the lock is released on the
+    // thread that took it. A file-wide static assertion would stop this file compiling for an
+    // answer that got it wrong, and take every other test down with it; asked as a value, the
+    // answer fails this one test.
+    let mutex = AtomicMutex::new(0_u8);
+    let guard = mutex.lock();
+    assert_eq!(*guard, 0);
+    // The probe's own check: it must tell a `Send` type from one that is not.
+    assert!(Traits::<AtomicMutex<u8>>::SEND && Traits::<AtomicMutex<u8>>::SYNC);
+    assert!(!Traits::<*const u8>::SEND && !Traits::<*const u8>::SYNC);
+    assert!(
+        !Traits::<AtomicMutexGuard<'static, u8>>::SEND,
+        "the guard must not be Send: a guard moved to another thread would unlock there"
+    );
+    assert!(
+        !Traits::<AtomicMutexGuard<'static, u8>>::SYNC,
+        "the guard must not be Sync"
+    );
+    drop(guard);
 }

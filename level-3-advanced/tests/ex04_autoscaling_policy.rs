@@ -6,7 +6,26 @@
 //! No test sleeps or reads the time to decide anything: the policy and the pool are told the
 //! time (`start + n × 100 ms`), and the tasks block on a gate that the test opens, so the test
 //! decides when they finish. Real time only bounds the waits, which fail after
-//! [`TIMEOUT`] instead of hanging.
+//! [`TIMEOUT`] instead of hanging. One test's tasks leave their worker thread a value whose
+//! `Drop` sleeps 300 ms as the thread ends, so that a thread `shutdown` did not join is still
+//! running when the test looks; a correct answer passes whatever the timing.
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | the default config is the Node example's; bad configs are typed errors, from every constructor | `the_default_config_is_the_node_examples_and_is_valid`, `a_bad_config_is_a_typed_error` | pure values |
+//! | a backlog grows by `step`, never above the maximum; at the threshold is no backlog | `a_backlog_grows_the_pool_by_its_step_but_never_above_the_maximum` | pure function of load and fake time |
+//! | cool-downs from the last event of either kind; exactly the cool-down later is allowed | `no_second_scaling_event_inside_a_cool_down` | fake time |
+//! | a shrink keeps one idle worker and the minimum; no shrink while a task waits | `idle_workers_shrink_the_pool_keeping_one_idle_and_the_minimum` | pure |
+//! | below the minimum, grow back at once, whatever the cool-down | `a_pool_below_its_minimum_grows_back_at_once_whatever_the_cool_down` | pure |
+//! | smoothing: the first sample as it is, then the moving average | `smoothing_averages_the_queue_depth_over_the_ticks` | pure |
+//! | the pool grows to 8 and never beyond; 8 tasks run at once | `under_a_backlog_the_pool_grows_to_eight_and_never_beyond`, `the_peak_is_above_the_minimum` | the tasks block on a gate the test opens, so 8 of them are running together when the probe is read |
+//! | no two events inside a cool-down; the next one due within a tick | `no_two_scaling_events_fall_inside_a_cool_down` | the events carry the fake time of their tick |
+//! | idle, back to the minimum one worker per 5 s | `idle_the_pool_returns_to_its_minimum_tick_by_tick` | fake time; the test ticks until the stopped threads have ended (with a deadline) |
+//! | all 40 tasks complete exactly once | `all_forty_tasks_complete_exactly_once` | ids collected with deadlines |
+//! | every event logged with its sizes and reason | `every_scaling_event_is_logged_with_its_sizes_and_reason` | the log, not times |
+//! | a worker whose task panics ends, is removed (never idle) and replaced | `a_worker_that_dies_is_removed_not_counted_as_idle_and_replaced` | the test ticks until the death is seen (with a deadline); a swallowed panic never shows one |
+//! | `shutdown` runs every queued task, then joins the workers | `shutdown_runs_the_queued_tasks_then_joins_every_worker`, `shutdown_returns_only_once_every_worker_thread_has_ended` | a joined thread has ended, its last `Drop` included, so the count read right after `shutdown` is complete for a correct answer whatever the load; a thread left unjoined is still inside a 300 ms `Drop` when the count is read |
+//! | tasks run on the workers, not on `submit`'s caller | every pool test | the tasks block on gates that only the caller opens, so a task run on the caller never returns from `submit` |
 
 use crossbeam_channel::{Receiver, Sender};
 // The code under test: your file when `cargo exercise check l3-ex04` turns the `learner`
@@ -21,7 +40,9 @@ mod under_test;
 use level_3_advanced::solutions::ex04_autoscaling_policy as under_test;
 
 use shared::testing::{ConcurrencyProbe, TIMEOUT, recv_within, run_within};
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 use under_test::{
@@ -355,6 +376,17 @@ fn smoothing_averages_the_queue_depth_over_the_ticks() {
         raw.decide(load(20, 2, 0), start + TICK).action,
         Action::Grow(1)
     );
+
+    // The first sample is taken as it is, not averaged with a 0 that was never seen: a
+    // backlog there from the first tick is a backlog at once.
+    let mut first = policy(config);
+    let decision = first.decide(load(20, 2, 0), start);
+    assert_eq!(
+        first.smoothed_queue(),
+        Some(20.0),
+        "the first sample is the average so far"
+    );
+    assert_eq!(decision.action, Action::Grow(1));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -633,5 +665,57 @@ fn shutdown_runs_the_queued_tasks_then_joins_every_worker() {
         let mut ids: Vec<i32> = rx.try_iter().collect();
         ids.sort_unstable();
         assert_eq!(ids, (0..20).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn shutdown_returns_only_once_every_worker_thread_has_ended() {
+    /// Installed in a worker thread by the first task it runs: its `Drop` runs among the
+    /// thread's last acts, after the worker's own code has returned, takes a while, then
+    /// counts the thread as ended.
+    struct Linger(Arc<AtomicUsize>);
+    impl Drop for Linger {
+        fn drop(&mut self) {
+            thread::sleep(ms(300));
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    thread_local! {
+        static LINGER: RefCell<Option<Linger>> = const { RefCell::new(None) };
+    }
+
+    run_within(TIMEOUT * 2, "the shutdown-joins run", || {
+        let pool = AutoScalingPool::new(ScalingConfig::default()).expect("did not start");
+        let (installed, ended) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (done_tx, done) = crossbeam_channel::unbounded();
+        for id in 0..20 {
+            let (installed, ended, done_tx) =
+                (Arc::clone(&installed), Arc::clone(&ended), done_tx.clone());
+            pool.submit(move || {
+                LINGER.with(|linger| {
+                    let mut linger = linger.borrow_mut();
+                    if linger.is_none() {
+                        *linger = Some(Linger(ended));
+                        installed.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+                let _ = done_tx.send(id);
+            });
+        }
+        let ids = collect_ids(&done, 20);
+        assert_eq!(ids, (0..20).collect::<Vec<_>>());
+        let report = pool.shutdown(TIMEOUT);
+        // Read at once: a joined thread has ended, its lingering `Drop` included. A thread
+        // left to end on its own is still in that `Drop` for a while.
+        let (installed, ended) = (
+            installed.load(Ordering::SeqCst),
+            ended.load(Ordering::SeqCst),
+        );
+        assert!(installed >= 1, "no worker ran a task");
+        assert_eq!(
+            ended, installed,
+            "shutdown returned while worker threads were still running: join them"
+        );
+        assert_eq!((report.joined, report.abandoned), (2, 0));
     });
 }
