@@ -1,4 +1,3 @@
-//! Wrong answer (swallowed panic): run_task does not catch the panic, so the worker thread dies with it and the handle only says the task was lost.
 //! # Exercise l2-ex01: worker pool
 //!
 //! **Goal.** Build a pool of N worker threads that take tasks from one shared queue: the Rust
@@ -207,36 +206,15 @@ impl WorkerPool {
     /// [`BuildError::NoWorkers`] for 0; [`BuildError::Spawn`] if a thread cannot be started
     /// (the workers already started are then shut down).
     pub fn new(workers: usize) -> Result<Self, BuildError> {
-        if workers == 0 {
-            return Err(BuildError::NoWorkers);
-        }
+        // TODO: refuse 0 workers with `BuildError::NoWorkers`.
         let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
 
-        let mut handles = Vec::with_capacity(workers);
-        for index in 0..workers {
-            // Each worker owns a clone of the receiver: a job goes to whichever is free.
-            let jobs = jobs.clone();
-            let spawned = thread::Builder::new()
-                .name(format!("pool-worker-{index}"))
-                .spawn(move || {
-                    // Ends when the queue is closed *and* empty: shutdown drains, by design.
-                    // A job cannot unwind out of here: it catches its task's panic itself.
-                    for job in &jobs {
-                        job(index);
-                    }
-                });
-            match spawned {
-                Ok(handle) => handles.push(handle),
-                Err(source) => {
-                    // Close the queue so the workers already started end, then wait for them.
-                    drop(queue);
-                    for handle in handles {
-                        let _ = handle.join();
-                    }
-                    return Err(BuildError::Spawn { index, source });
-                }
-            }
-        }
+        // TODO: spawn `workers` threads named `pool-worker-{index}`. Each moves in a clone of
+        // `jobs` and runs every job it receives, passing its own index, until the queue is
+        // closed and empty. If a spawn fails: drop `queue`, join the workers already started,
+        // and return `BuildError::Spawn { index, source }`.
+        let handles: Vec<JoinHandle<()>> =
+            todo!("l2-ex01: start `workers` threads that run the jobs of one shared queue");
 
         Ok(WorkerPool {
             queue: Mutex::new(Some(queue)),
@@ -258,9 +236,10 @@ impl WorkerPool {
         // Held while sending, so `shutdown` cannot close the queue between the check and the
         // send: a task is either refused here or certain to run.
         let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(queue) = queue.as_ref() else {
-            return Err(Closed(task));
-        };
+        // TODO: `queue` holds `None` once the pool is shut down: then hand the task back in
+        // `Err(Closed(task))`.
+        let queue: &Sender<Job> =
+            todo!("l2-ex01: return Err(Closed(task)) if the pool is shut down");
 
         // Relaxed: the counter only has to hand out each number once, which `fetch_add` does.
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -273,10 +252,9 @@ impl WorkerPool {
             // The caller may have dropped the handle: then nobody wants the result.
             let _ = result_tx.send(outcome);
         });
-        // Fails only if every worker is gone. The job, and its result sender, are dropped
-        // with the error, so the handle settles as `TaskError::Lost` rather than hanging.
-        let _ = queue.send(job);
-        Ok(TaskHandle { id, result })
+        // TODO: send the job to the queue (if every worker is gone, the job is dropped and the
+        // handle settles as `TaskError::Lost`), then return the task's handle.
+        todo!("l2-ex01: send the job to the queue and return its TaskHandle")
     }
 
     /// The counts so far. A task is counted before its result reaches its handle.
@@ -287,21 +265,14 @@ impl WorkerPool {
     /// Closes the queue, lets every task already accepted run, waits for every worker thread
     /// to end, and returns the final counts. Calling it again only returns the counts.
     pub fn shutdown(&self) -> PoolStats {
-        // Dropping the only sender closes the queue: `execute` now refuses, and each worker
-        // leaves its loop once the queue is empty.
-        drop(
-            self.queue
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
-        // The lock is held while joining, so a second caller also returns only once every
-        // worker has ended.
+        // TODO: take the sender out of `self.queue` and drop it. That closes the queue:
+        // `execute` refuses from now on, and each worker leaves its loop once the queue is
+        // empty.
+        todo!("l2-ex01: close the queue by dropping its only sender");
+        // TODO: join every worker in `self.workers`, draining the `Vec` while holding its
+        // lock, so that a second caller also returns only once every worker has ended.
         let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
-        for worker in workers.drain(..) {
-            // Task panics are caught inside the job, so a worker has nothing to report here.
-            let _ = worker.join();
-        }
+        todo!("l2-ex01: join every worker thread");
         self.stats()
     }
 }
@@ -311,7 +282,9 @@ impl WorkerPool {
 fn run_task<T>(task: impl FnOnce() -> T) -> Result<T, TaskError> {
     // `AssertUnwindSafe`: the pool looks at nothing the task touched, only at the outcome. A
     // lock the task shared with others is poisoned by its panic, which warns them.
-    Ok(task())
+    // TODO: run the task under `catch_unwind`; turn a panic's payload into
+    // `TaskError::Panicked` with `panic_message`.
+    todo!("l2-ex01: run the task, catching its panic as TaskError::Panicked")
 }
 
 impl Drop for WorkerPool {
