@@ -3,6 +3,9 @@
 //! `cargo test` runs them against the reference solution; `cargo exercise check l3-ex01` runs
 //! them against your file, `level-3-advanced/src/exercises/ex01_atomic_counter.rs`.
 //!
+//! Miri: this exercise is about memory orderings, which x86-64 forgives: `cargo exercise check
+//! l3-ex01 --miri` runs these tests under Miri, which does not.
+//!
 //! No test looks at a time. Under Miri (`cargo +nightly miri test -p level-3-advanced --test
 //! ex01_atomic_counter`), which checks the atomics for data races but runs about a thousand
 //! times slower, each thread makes fewer increments.

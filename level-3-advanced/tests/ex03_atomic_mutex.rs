@@ -3,6 +3,9 @@
 //! `cargo test` runs them against the reference solution; `cargo exercise check l3-ex03` runs
 //! them against your file, `level-3-advanced/src/exercises/ex03_atomic_mutex.rs`.
 //!
+//! Miri: this exercise is about memory orderings, which x86-64 forgives: `cargo exercise check
+//! l3-ex03 --miri` runs these tests under Miri, which does not.
+//!
 //! No test depends on timing to pass. Every blocking call runs under a deadline
 //! (`run_within`, `join_within`), so a lost wake-up fails a test instead of hanging it. The
 //! one pause (before an unlock, so that a waiter is most likely asleep) only makes a test
