@@ -223,19 +223,18 @@ impl TaskWorker {
         let (tasks, inbox) = crossbeam_channel::unbounded::<(TaskId, Task)>();
         let (outbox, replies) = crossbeam_channel::unbounded::<Reply>();
 
-        let handle = thread::Builder::new()
-            .spawn(move || {
-                let thread = thread::current().id();
-                let mut tally = Tally::default();
-                // Ends when every sender is dropped: that is the shutdown signal.
-                for (id, task) in inbox {
-                    let result = run_task(task);
-                    tally.record(&result);
-                    // Nobody listening any more is no reason to stop counting: keep serving.
-                    let _ = outbox.send(Reply { id, result, thread });
-                }
-                tally
-            })?;
+        let handle = thread::Builder::new().spawn(move || {
+            let thread = thread::current().id();
+            let mut tally = Tally::default();
+            // Ends when every sender is dropped: that is the shutdown signal.
+            for (id, task) in inbox {
+                let result = run_task(task);
+                tally.record(&result);
+                // Nobody listening any more is no reason to stop counting: keep serving.
+                let _ = outbox.send(Reply { id, result, thread });
+            }
+            tally
+        })?;
 
         Ok(Self {
             tasks,
