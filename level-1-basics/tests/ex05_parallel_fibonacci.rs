@@ -18,7 +18,7 @@
 //! | empty in, empty out, and `f` never called | `an_empty_input_gives_an_empty_output` | no thread needs to run |
 //! | `f` runs once per input, never on the caller's thread, on at most `threads` threads | `the_work_runs_on_at_least_two_threads_other_than_the_caller` (`f` records the thread it runs on), `each_input_is_claimed_by_exactly_one_thread` | the work reports where it ran; counts, not times |
 //! | at least two inputs at work at once when `threads >= 2` | `the_work_runs_on_at_least_two_threads_other_than_the_caller` (the first two calls must meet at a `Rendezvous`) | a meeting succeeds only if both calls overlap, however slowly they run; its deadline only turns a hang into a failure |
-//! | each index is claimed by exactly one thread | `each_input_is_claimed_by_exactly_one_thread` (two threads in lockstep claim at the same moment, up to 100 searches of 5,000 rounds, for at most 2 s) | a correct claim gives one call per input whatever the interleaving, and no wait in it can fail; a load-then-store claim shows only when the two threads share the claim's instant on two cores, which lockstep and repetition make all but certain on a machine with a core to spare, less so on one loaded many times over (not provable: no test can pause a thread between the learner's load and store) |
+//! | each index is claimed by exactly one thread | `each_input_is_claimed_by_exactly_one_thread` (four threads in lockstep claim at the same moment, up to 100 searches of 5,000 rounds, for at most 2 s) | a correct claim gives one call per input whatever the interleaving, and no wait in it can fail; a load-then-store claim shows only when two threads share the claim's instant on two cores, which lockstep and repetition make all but certain on a machine with a core to spare, less so on one loaded many times over (not provable: no test can pause a thread between the learner's load and store) |
 //! | `threads == 0` is `NoThreads` | `zero_threads_is_an_error` | no thread involved |
 //! | `compare` returns the results and the thread count, and refuses bad input | `compare_reports_the_results_of_both_runs` | the times are never looked at |
 //! | `compare` times both runs and panics if they disagree | none | `compare` calls the real `fib` and `parallel`, so a test can neither see what was timed nor make the runs disagree |
@@ -242,14 +242,15 @@ fn compare_reports_the_results_of_both_runs() {
 
 #[test]
 fn each_input_is_claimed_by_exactly_one_thread() {
-    // Two threads in lockstep: each call of `f` waits until the other thread's call of the same
-    // round has arrived, so both leave `f` together and claim their next index at the same
+    // Four threads in lockstep: each call of `f` waits until the other threads' calls of the
+    // same round have arrived, so all leave `f` together and claim their next index at the same
     // moment, round after round. A claim that is not one atomic step (a load, then a store)
-    // then hands one index to both threads, many times over when the two threads run on two
-    // cores at once. Each search starts new threads, which the system may place afresh, so
+    // then hands one index to two threads, many times over when two of them run on two cores
+    // at once. Each search starts new threads, which the system may place afresh, so
     // the test runs many searches. On a machine so busy that rounds crawl, it stops waiting
     // in lockstep after `LOOK_FOR` and runs what is left freely: that only makes a wrong
     // claim less likely to show, never a right one fail.
+    const THREADS: usize = 4;
     const SEARCHES: usize = 100;
     const ROUNDS: usize = 5_000;
     const COUNT: usize = 10_000;
@@ -261,14 +262,22 @@ fn each_input_is_claimed_by_exactly_one_thread() {
         let mut outcomes = Vec::new();
         while outcomes.len() < SEARCHES && (outcomes.len() < 3 || Instant::now() < stop_looking) {
             let calls = AtomicUsize::new(0);
-            let results = parallel_with(&inputs, 2, |n| {
+            let results = parallel_with(&inputs, THREADS, |n| {
                 let call = calls.fetch_add(1, Ordering::SeqCst);
-                if call < 2 * ROUNDS {
-                    // Calls 2r and 2r + 1 make round r: wait until both have arrived.
-                    while calls.load(Ordering::SeqCst) < 2 * (call / 2 + 1)
+                if call < THREADS * ROUNDS {
+                    // Calls 4r to 4r + 3 make round r: wait until all have arrived.
+                    // Spinning keeps a waiting thread on its core, ready to claim at once; it
+                    // yields now and then so that a thread without a core can catch up.
+                    let mut spins = 0_u32;
+                    while calls.load(Ordering::SeqCst) < THREADS * (call / THREADS + 1)
                         && Instant::now() < stop_looking
                     {
-                        thread::yield_now();
+                        spins = spins.wrapping_add(1);
+                        if spins % 256 == 0 {
+                            thread::yield_now();
+                        } else {
+                            std::hint::spin_loop();
+                        }
                     }
                 }
                 u64::from(n)
