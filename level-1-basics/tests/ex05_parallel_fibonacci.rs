@@ -273,7 +273,7 @@ fn each_input_is_claimed_by_exactly_one_thread() {
                         && Instant::now() < stop_looking
                     {
                         spins = spins.wrapping_add(1);
-                        if spins % 256 == 0 {
+                        if spins.is_multiple_of(256) {
                             thread::yield_now();
                         } else {
                             std::hint::spin_loop();
