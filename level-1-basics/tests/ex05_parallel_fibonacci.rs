@@ -5,6 +5,29 @@
 //!
 //! The inputs here are small (20..=27) so that debug builds stay fast; the course's 35..=40 are
 //! checked with the fast `checked_fib`. No test looks at a time.
+//!
+//! Which test catches each broken promise of the exercise:
+//!
+//! | promise | test | independent of scheduling and load because |
+//! |---|---|---|
+//! | the course inputs 35..=40 give the course values | `the_course_inputs_give_the_course_values` | the values are compared, not when they came |
+//! | `check_inputs` refuses the first input above 93 with `TooLarge`, an error, not a panic | `inputs_above_93_are_a_typed_error_before_any_work` | no thread involved |
+//! | a refused input stops everything before any work starts | `inputs_above_93_are_a_typed_error_before_any_work` (counts the calls of `f`: none), `compare_reports_the_results_of_both_runs` | a count, not a time |
+//! | results in input order even when a later input finishes first | `results_are_in_input_order_even_when_a_later_input_finishes_first` (`f(20)` waits for `f(23)` to have finished) | the finishing order is forced by the test, not hoped for |
+//! | `sequential` and `parallel` agree for any thread count and uneven costs | `parallel_and_sequential_agree_for_any_thread_count` | results are compared whole |
+//! | empty in, empty out, and `f` never called | `an_empty_input_gives_an_empty_output` | no thread needs to run |
+//! | `f` runs once per input, never on the caller's thread, on at most `threads` threads | `the_work_runs_on_at_least_two_threads_other_than_the_caller` (`f` records the thread it runs on), `each_input_is_claimed_by_exactly_one_thread` | the work reports where it ran; counts, not times |
+//! | at least two inputs at work at once when `threads >= 2` | `the_work_runs_on_at_least_two_threads_other_than_the_caller` (the first two calls must meet at a `Rendezvous`) | a meeting succeeds only if both calls overlap, however slowly they run; its deadline only turns a hang into a failure |
+//! | each index is claimed by exactly one thread | `each_input_is_claimed_by_exactly_one_thread` (four threads in lockstep claim at the same moment, up to 100 searches of 5,000 rounds, for at most 2 s) | a correct claim gives one call per input whatever the interleaving, and no wait in it can fail; a load-then-store claim shows only when two threads share the claim's instant on two cores, which lockstep and repetition make all but certain on a machine with a core to spare, less so on one loaded many times over (not provable: no test can pause a thread between the learner's load and store) |
+//! | `threads == 0` is `NoThreads` | `zero_threads_is_an_error` | no thread involved |
+//! | `compare` returns the results and the thread count, and refuses bad input | `compare_reports_the_results_of_both_runs` | the times are never looked at |
+//! | `compare` times both runs and panics if they disagree | none | `compare` calls the real `fib` and `parallel`, so a test can neither see what was timed nor make the runs disagree |
+//!
+//! Scoped threads are joined by their scope, so no worker can outlive `parallel_with`: there is
+//! no "never joined" answer to catch.
+//!
+//! Deadline: 25 s per test under `cargo exercise check` (instead of the runner's 5 s): an answer
+//! that never runs two calls of `f` at once waits out a 10 s meeting, then fails saying so.
 
 // The code under test: your file when `cargo exercise check l1-ex05` turns the `learner`
 // feature on (and in rust-analyzer, so that your editor checks it), the reference solution in a
@@ -17,12 +40,13 @@ mod under_test;
 #[cfg(not(any(feature = "learner", rust_analyzer)))]
 use level_1_basics::solutions::ex05_parallel_fibonacci as under_test;
 
-use shared::testing::{ConcurrencyProbe, TIMEOUT, recv_or_fail, run_within};
+use shared::testing::{ConcurrencyProbe, Rendezvous, TIMEOUT, recv_or_fail, run_within};
 use shared::workload::checked_fib;
 use std::collections::HashSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 use under_test::{FibError, INPUTS, check_inputs, compare, parallel, parallel_with, sequential};
 
 /// `(n, fib(n))` for every input, from the fast iterative form.
@@ -88,36 +112,50 @@ fn results_are_in_input_order_even_when_a_later_input_finishes_first() {
 
 #[test]
 fn the_work_runs_on_at_least_two_threads_other_than_the_caller() {
-    let (caller, threads_used, probe, results) = run_within(TIMEOUT, "parallel_with", || {
-        let inputs: Vec<u32> = (20..=27).collect();
-        let probe = ConcurrencyProbe::new();
-        let first_two_meet = Barrier::new(2);
-        let calls = AtomicUsize::new(0);
-        let threads_used = Mutex::new(HashSet::new());
-        let results = parallel_with(&inputs, 2, |n| {
-            let _running = probe.enter();
-            threads_used.lock().unwrap().insert(thread::current().id());
-            // The first two calls wait for each other: only two threads at once get past.
-            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
-                first_two_meet.wait();
-            }
-            shared::workload::fib(n)
+    // Longer than the meeting's deadline, so that two calls that never meet fail as such.
+    let (caller, threads_used, probe, met, results) =
+        run_within(2 * TIMEOUT, "parallel_with", || {
+            let inputs: Vec<u32> = (20..=27).collect();
+            let probe = ConcurrencyProbe::new();
+            let first_two_meet = Rendezvous::new(2);
+            let met = AtomicUsize::new(0);
+            let calls = AtomicUsize::new(0);
+            let threads_used = Mutex::new(HashSet::new());
+            let results = parallel_with(&inputs, 2, |n| {
+                let _running = probe.enter();
+                threads_used.lock().unwrap().insert(thread::current().id());
+                // The first two calls wait for each other: they can both meet only if two threads
+                // run them at the same time.
+                if calls.fetch_add(1, Ordering::SeqCst) < 2 && first_two_meet.meet(TIMEOUT) {
+                    met.fetch_add(1, Ordering::SeqCst);
+                }
+                shared::workload::fib(n)
+            });
+            (
+                thread::current().id(),
+                threads_used.into_inner().unwrap(),
+                probe,
+                met.into_inner(),
+                results,
+            )
         });
-        (
-            thread::current().id(),
-            threads_used.into_inner().unwrap(),
-            probe,
-            results,
-        )
-    });
     assert_eq!(results, Ok(expected(&(20..=27).collect::<Vec<_>>())));
     assert!(
         !threads_used.contains(&caller),
         "f ran on the caller's thread"
     );
+    assert_eq!(
+        met, 2,
+        "the first two calls of f never ran at the same time: start every thread before joining one"
+    );
     assert!(
         threads_used.len() >= 2,
         "f ran on {} thread(s)",
+        threads_used.len()
+    );
+    assert!(
+        threads_used.len() <= 2,
+        "f ran on {} threads with threads = 2",
         threads_used.len()
     );
     assert_eq!(probe.total(), 8, "f must run once per input");
@@ -200,4 +238,64 @@ fn compare_reports_the_results_of_both_runs() {
         run_within(TIMEOUT, "compare", || compare(&[94], 2)),
         Err(FibError::TooLarge { n: 94 })
     );
+}
+
+#[test]
+fn each_input_is_claimed_by_exactly_one_thread() {
+    // Four threads in lockstep: each call of `f` waits until the other threads' calls of the
+    // same round have arrived, so all leave `f` together and claim their next index at the same
+    // moment, round after round. A claim that is not one atomic step (a load, then a store)
+    // then hands one index to two threads, many times over when two of them run on two cores
+    // at once. Each search starts new threads, which the system may place afresh, so
+    // the test runs many searches. On a machine so busy that rounds crawl, it stops waiting
+    // in lockstep after `LOOK_FOR` and runs what is left freely: that only makes a wrong
+    // claim less likely to show, never a right one fail.
+    const THREADS: usize = 4;
+    const SEARCHES: usize = 100;
+    const ROUNDS: usize = 5_000;
+    const COUNT: usize = 10_000;
+    const LOOK_FOR: Duration = Duration::from_secs(2);
+    let inputs: Vec<u32> = (0..COUNT).map(|i| (i % 94) as u32).collect();
+    let expected: Vec<(u32, u64)> = inputs.iter().map(|&n| (n, u64::from(n))).collect();
+    let outcomes = run_within(TIMEOUT, "parallel_with in lockstep", move || {
+        let stop_looking = Instant::now() + LOOK_FOR;
+        let mut outcomes = Vec::new();
+        while outcomes.len() < SEARCHES && (outcomes.len() < 3 || Instant::now() < stop_looking) {
+            let calls = AtomicUsize::new(0);
+            let results = parallel_with(&inputs, THREADS, |n| {
+                let call = calls.fetch_add(1, Ordering::SeqCst);
+                if call < THREADS * ROUNDS {
+                    // Calls 4r to 4r + 3 make round r: wait until all have arrived.
+                    // Spinning keeps a waiting thread on its core, ready to claim at once; it
+                    // yields now and then so that a thread without a core can catch up.
+                    let mut spins = 0_u32;
+                    while calls.load(Ordering::SeqCst) < THREADS * (call / THREADS + 1)
+                        && Instant::now() < stop_looking
+                    {
+                        spins = spins.wrapping_add(1);
+                        if spins.is_multiple_of(256) {
+                            thread::yield_now();
+                        } else {
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
+                u64::from(n)
+            });
+            outcomes.push((calls.into_inner(), results));
+        }
+        outcomes
+    });
+    for (calls, results) in outcomes {
+        assert_eq!(
+            results,
+            Ok(expected.clone()),
+            "every input with its own value, in input order"
+        );
+        assert_eq!(
+            calls, COUNT,
+            "f ran {calls} times for {COUNT} inputs: an index was claimed twice (claim it with \
+             one `fetch_add`, not a load then a store)"
+        );
+    }
 }
