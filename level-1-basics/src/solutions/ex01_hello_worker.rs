@@ -16,7 +16,10 @@
 //!   here) on a thread named [`WORKER_NAME`], never on the caller's thread, and reports which
 //!   thread that was in [`Greeting`]. The tests pass a function that notes the thread that
 //!   calls it, so a greeting made on the caller and only carried back by a worker fails.
-//! - The worker ends by itself: `greet_in_worker` joins it before returning.
+//! - The worker ends by itself: once its greeting has arrived, `greet_in_worker` joins it
+//!   before returning. Without a greeting (a panic, or nothing within [`REPLY_TIMEOUT`]) it
+//!   returns the error at once, without joining: a thread cannot be stopped, and joining a
+//!   stuck one would wait for ever.
 //! - If the function panics, or sends nothing within [`REPLY_TIMEOUT`], `greet_in_worker`
 //!   returns an error: it neither panics itself nor makes up a greeting.
 //!

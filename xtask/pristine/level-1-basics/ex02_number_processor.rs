@@ -21,9 +21,12 @@
 //!   named [`WORKER_NAME`] and calls the function it is given (`compute_stats` here) there,
 //!   never on the caller's thread, and reports which thread that was in [`Reply`]. The tests
 //!   pass a function that notes the thread that calls it, so stats computed on the caller and
-//!   only carried back by a worker fail. It joins the worker before returning.
+//!   only carried back by a worker fail. Once the reply has arrived, it joins the worker
+//!   before returning.
 //! - If the function panics, or the worker sends nothing within [`REPLY_TIMEOUT`],
 //!   `process_in_worker` returns an error: it neither panics itself nor makes up a reply.
+//!   It returns that error at once, without joining: a worker that sent nothing may be
+//!   stuck, and joining it would wait for ever.
 //!
 //! **Hints:** `cargo exercise hint l1-ex02` shows one at a time, from the idea to the
 //! exact API to the documentation.
