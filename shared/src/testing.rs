@@ -301,7 +301,7 @@ impl Drop for ProbeGuard {
 ///
 /// A test calls it right after the code under test returns, to prove that the workers it
 /// promised to join are gone: a joined thread has ended, so no name is left; a detached one
-/// may still be running (threads already inside the kernel's exit are left out). Give the
+/// may still be running (threads already on their way out of the kernel are left out). Give the
 /// workers names longer than nothing and shorter than 16 bytes.
 /// A new thread takes its name as it starts running, so a thread that has not yet run any of
 /// its code may still show its parent's name.
@@ -333,7 +333,7 @@ pub fn live_threads_named(prefix: &str) -> Option<Vec<String>> {
         .filter_map(|task| {
             let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
             let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-            has_memory_map(&stat).then(|| comm.trim_end_matches('\n').to_owned())
+            still_runs_its_own_code(&stat).then(|| comm.trim_end_matches('\n').to_owned())
         })
         .filter(|name| name.starts_with(prefix))
         .collect();
@@ -341,22 +341,28 @@ pub fn live_threads_named(prefix: &str) -> Option<Vec<String>> {
     Some(names)
 }
 
-/// Whether a thread, from its `/proc/self/task/*/stat` line, still has the process's memory
-/// map: `vsize` (field 23) is 0 once it is inside the kernel's exit. A joined thread can still
-/// be listed for a moment after `join` returned (the kernel wakes the joiner before it removes
-/// the thread), but without its memory map; a thread that runs any code of its own, a
-/// destructor included, has it.
-fn has_memory_map(stat: &str) -> bool {
+/// Whether a thread, from its `/proc/self/task/*/stat` line, still runs code of its own.
+///
+/// A joined thread can still be listed for a moment after `join` returned: the kernel wakes
+/// the joiner on its way out, before it removes the thread. By then the kernel has marked it
+/// as exiting (`PF_EXITING`, 0x4 in `flags`, field 9), before it wakes anyone; and later its
+/// memory map is gone too (`vsize`, field 23, is 0). A thread that still runs code of its
+/// own, a destructor included, has neither mark.
+fn still_runs_its_own_code(stat: &str) -> bool {
+    const PF_EXITING: u64 = 0x4;
     // The fields after the name, which is in parentheses and may hold spaces and parentheses.
     let Some((_, fields)) = stat.rsplit_once(')') else {
         return false;
     };
-    // Field 3, the state, is the first after the name, so field 23 is the 21st.
-    fields
-        .split_whitespace()
-        .nth(20)
-        .and_then(|vsize| vsize.parse::<u64>().ok())
-        .is_some_and(|vsize| vsize > 0)
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    // Field 3, the state, is the first after the name: field N is at index N - 3.
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    let exiting = field(9).is_none_or(|flags| flags & PF_EXITING != 0);
+    let mapped = field(23).is_some_and(|vsize| vsize > 0);
+    let dead = fields
+        .first()
+        .is_none_or(|state| *state == "Z" || *state == "X");
+    !exiting && mapped && !dead
 }
 
 /// A meeting point for `parties` threads with a deadline: [`Rendezvous::meet`] returns `true`
