@@ -58,7 +58,7 @@ fn main() -> anyhow::Result<()> {
          long (varies by machine and run)",
         spsc_time.as_secs_f64() * 1e3,
         mutex_time.as_secs_f64() * 1e3,
-        mutex_time.as_secs_f64() / spsc_time.as_secs_f64()
+        shared::timing::ratio(mutex_time, spsc_time)
     );
     println!("result: spsc {received} in order, checksum ok; mutex ring {ITEMS}, checksum ok");
     Ok(())
