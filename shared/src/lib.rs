@@ -10,7 +10,7 @@
 //! | [`pool`] | a pool of worker threads: bounded queue, handles that always settle, cancellation, timeouts, metrics | piscina, hand-built pools |
 //! | [`workload`] | CPU-bound kernels, each sequential and parallel with identical results | the Fibonacci, prime and image workloads of the course |
 //! | [`alloc`] | a counting global allocator: bytes and allocations per process, per thread and per closure | `process.memoryUsage()`, `resourceLimits` |
-//! | [`timing`] | time one call, compare two times as a ratio | `performance.now()` differences |
+//! | [`timing`] | time one call, compare two measurable times as a ratio, say how busy the machine was | `performance.now()` differences |
 //! | [`testing`] | receive-with-timeout and a concurrency probe for tests | — |
 //!
 //! Nothing here is forcible: Rust cannot kill a thread. Every stop is cooperative, and every
