@@ -155,7 +155,7 @@ fn probe_cores() -> Probe {
         trips.sort_unstable();
         Probe {
             median_trip: trips[trips.len() / 2],
-            stalled: stalls.as_secs_f64() / total.as_secs_f64(),
+            stalled: shared::timing::ratio(stalls, total),
         }
     })
 }
@@ -604,8 +604,8 @@ fn print_targets(cores: usize, tiny: &Timings, cpu: &[CpuTimings]) {
         );
     }
     for w in cpu {
-        let speedup = w.sequential.as_secs_f64() / w.pool.as_secs_f64();
-        let against_rayon = w.pool.as_secs_f64() / w.rayon.as_secs_f64();
+        let speedup = shared::timing::ratio(w.sequential, w.pool);
+        let against_rayon = shared::timing::ratio(w.pool, w.rayon);
         println!(
             "  cpu_bound/{}: sequential {:.1} ms, pool {:.1} ms, rayon {:.1} ms",
             w.name,
