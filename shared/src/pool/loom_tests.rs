@@ -1,8 +1,9 @@
 //! Model checks of the pool's hand-written synchronisation, run under loom, which executes
-//! each model under the thread interleavings it can reach within its preemption bound, and
-//! lets a load see older stored values where the memory model allows. It is not every
-//! behaviour the model allows: loom treats `SeqCst` as `AcqRel` and does not produce
-//! load-buffering, so a bug that needs those is not found here.
+//! each model under all its thread interleavings (no preemption bound is set, so none is cut
+//! short; a model that needs more than loom's branch limit fails instead), and lets a load see
+//! older stored values where the memory model allows. It is not every behaviour the model
+//! allows: loom treats `SeqCst` as `AcqRel` and does not produce load-buffering, so a bug that
+//! needs those is not found here.
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p shared --release --lib loom
