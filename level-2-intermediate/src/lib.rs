@@ -9,12 +9,14 @@
 //! - `tests/`: one test file per exercise. Each tests the solution in a plain `cargo test`,
 //!   and your file under `cargo exercise check ID` (which turns on the `learner` feature).
 //! - `hints/`: each exercise's hints, which `cargo exercise hint ID` shows one at a time.
-//! - `guides/`: Markdown chapters whose code blocks `cargo test` compiles and runs.
+//! - `guides/`: Markdown chapters whose Rust code blocks `cargo test` compiles and runs (a
+//!   `compile_fail` block is checked to be refused by the compiler instead).
 
 pub mod solutions;
 
 /// The guides, compiled into doctests so that every Rust block in them is built and run by
-/// `cargo test`.
+/// `cargo test`, except the `compile_fail` blocks, which must fail to build (and, on nightly,
+/// with the error code they name: `.ci/run` checks that).
 #[cfg(doctest)]
 pub mod guides {
     #[doc = include_str!("../guides/01-worker-pools.md")]

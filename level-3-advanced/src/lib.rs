@@ -11,14 +11,16 @@
 //! - [`projects`]: the core of the five practice projects (`examples/l3-p*`), tested here.
 //! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-09, with its
 //!   tests (run under Miri too).
-//! - `guides/`: Markdown chapters whose code blocks `cargo test` compiles and runs.
+//! - `guides/`: Markdown chapters whose Rust code blocks `cargo test` compiles and runs (a
+//!   `compile_fail` block is checked to be refused by the compiler instead).
 
 pub mod projects;
 pub mod solutions;
 pub mod spsc;
 
 /// The guides, compiled into doctests so that every Rust block in them is built and run by
-/// `cargo test`.
+/// `cargo test`, except the `compile_fail` blocks, which must fail to build (and, on nightly,
+/// with the error code they name: `.ci/run` checks that).
 #[cfg(doctest)]
 pub mod guides {
     #[doc = include_str!("../guides/01-shared-memory-and-atomics.md")]
