@@ -187,10 +187,6 @@ const CLAIMS: &[Claim] = &[
 /// entry that no longer matches anything fails it, so that the entry is removed with the fix.
 /// The guides have no entry here: they are kept clean.
 const PENDING_ELSEWHERE: &[(&str, &str)] = &[
-    // The "For maintainers" command list: "# loom: every interleaving of ...".
-    ("README.md", "every interleaving"),
-    // The exercise runner's session, quoted from an older compiler's test output.
-    ("README.md", "' panicked"),
     // The lesson's header quotes the default hook's message in the older form.
     (
         "level-2-intermediate/examples/l2-18-panic-hook.rs",
