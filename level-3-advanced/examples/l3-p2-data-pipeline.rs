@@ -55,8 +55,7 @@ use level_3_advanced::projects::cli::{self, Args, EXIT_CODES, unknown_flag, usag
 use level_3_advanced::projects::grouped;
 use level_3_advanced::projects::pipeline::{
     Config, DEFAULT_BATCH, DEFAULT_CAPACITY, DEFAULT_RECORDS, Defect, MAX_BATCH, MAX_CAPACITY,
-    MAX_THREADS, Reject, RunReport, SENSORS, Source, generated_line, run_parallel,
-    run_sequential,
+    MAX_THREADS, Reject, RunReport, SENSORS, Source, generated_line, run_parallel, run_sequential,
 };
 use shared::alloc::{CountingAllocator, process_stats, reset_peak};
 use shared::timing::{compare, compare_text};
@@ -198,7 +197,8 @@ fn run(args: &Parsed) -> anyhow::Result<()> {
     // The one thing the arguments cannot say: whether the input file opens. Checked before
     // any work.
     if let Source::File(path) = source {
-        File::open(path).with_context(|| format!("cannot open the input file {}", path.display()))?;
+        File::open(path)
+            .with_context(|| format!("cannot open the input file {}", path.display()))?;
     }
     println!(
         "[main] input: {source}; {} worker(s) per parallel stage, channels of {} batches of {} lines",

@@ -111,8 +111,8 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
             other => return Err(unknown_flag(other)),
         }
     }
-    let keyspace =
-        Keyspace::new(max_len).map_err(|e| usage(format!("bad --max-len {max_len}"), e.to_string()))?;
+    let keyspace = Keyspace::new(max_len)
+        .map_err(|e| usage(format!("bad --max-len {max_len}"), e.to_string()))?;
     let (target, known) = match (password, hash) {
         (Some(_), Some(_)) => {
             return Err(usage("both --password and --hash", "give one of them"));

@@ -218,9 +218,7 @@ pub fn unknown_flag(flag: &str) -> anyhow::Error {
 /// # Errors
 /// If `path` is a directory, its directory does not exist, or writing is not allowed.
 pub fn check_writable(path: &Path, what: &str) -> anyhow::Result<()> {
-    let cannot = |why: String| {
-        anyhow::anyhow!("cannot write {what} {} ({why})", path.display())
-    };
+    let cannot = |why: String| anyhow::anyhow!("cannot write {what} {} ({why})", path.display());
     if path.is_dir() {
         return Err(cannot("it is a directory".to_owned()));
     }

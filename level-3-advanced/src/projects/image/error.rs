@@ -3,8 +3,8 @@
 //! the ways PNG data can be bad. Each message says what to fix.
 
 use super::filters::{FILTER_NAMES, MAX_RADIUS};
-use crate::projects::cli::MAX_THREADS;
 use super::pixels::Layout;
+use crate::projects::cli::MAX_THREADS;
 use shared::pool::BuildError;
 use std::io;
 use std::path::PathBuf;

@@ -275,7 +275,17 @@ mod tests {
 
     #[test]
     fn the_default_passes_its_own_check_whatever_the_core_count() {
-        for cores in [0, 1, 2, 64, 65, MAX_THREADS, MAX_THREADS + 1, 10_000, usize::MAX] {
+        for cores in [
+            0,
+            1,
+            2,
+            64,
+            65,
+            MAX_THREADS,
+            MAX_THREADS + 1,
+            10_000,
+            usize::MAX,
+        ] {
             let config = Config::for_cores(cores);
             assert!(config.check().is_ok(), "{cores} cores: {config:?}");
             assert!((1..=MAX_THREADS).contains(&config.threads));
