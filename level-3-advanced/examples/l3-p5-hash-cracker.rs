@@ -166,7 +166,7 @@ fn run(target: &Target, keyspace: Keyspace, threads: usize) -> anyhow::Result<Ou
 
 /// The program; `Ok(false)` when the password was not found.
 fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
-    let (target, keyspace, known) = (args.target.clone(), args.keyspace, args.known.as_deref());
+    let (target, keyspace, known) = (args.target, args.keyspace, args.known.as_deref());
     println!("[main] target SHA-256: {target}");
     println!(
         "[main] keyspace: a-z, 1 to {} letters, {} candidates",

@@ -282,7 +282,6 @@ pub fn fail(error: &anyhow::Error, verbose: bool) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anyhow::Context;
 
     #[test]
     fn usage_errors_exit_2_and_run_errors_exit_1() {
