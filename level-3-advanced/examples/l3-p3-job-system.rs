@@ -35,9 +35,10 @@
 //! runs leave nothing behind; with `--dir` they stay there for you to read. The last lines say
 //! which.
 //!
-//! Expect: `[job-worker-N]` lines as attempts start, fail, retry and finish; one `panicked`
-//! message on stderr per attempt of the panicking job (the panic hook prints it; the job system
-//! catches it); the torn-line warning after the restart; the log sizes before and after
+//! Expect: `[job-worker-N]` lines as attempts start, fail, retry and finish; one line on
+//! stderr per attempt of the panicking job, `[job-worker-N] panicked on purpose: ...` (a panic
+//! hook prints it instead of the default report and its backtrace; the job system catches the
+//! panic); the torn-line warning after the restart; the log sizes before and after
 //! compaction; the sequential and parallel times with their ratio (on 2 cores it tops out near
 //! 2x, less on a busy machine); then `result: 14 jobs across a crash: each finished exactly
 //! once in the log, K ran again after the crash (at-least-once: #9, ...), 0 finished jobs ran
@@ -56,10 +57,12 @@ use level_3_advanced::projects::jobs::{
     Backoff, Config, CrashPoint, JobEvent, JobId, JobKind, JobSpec, JobStatus, JobSystem, LOG_FILE,
     Record, read_log,
 };
+use shared::testing::panic_message;
 use shared::timing::{compare, compare_text};
 use shared::workload::{checked_fib, count_primes};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::panic;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -83,6 +86,9 @@ Options:
 
 /// The demo's backoff: 20 ms, doubling, at most 200 ms.
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(20), 2, Duration::from_millis(200));
+
+/// What the panicking job panics with: the quiet panic hook knows its panics by it.
+const PANIC_MESSAGE: &str = "a job that panics on purpose";
 
 /// The hanging job's timeout.
 const HANG_TIMEOUT: Duration = Duration::from_millis(150);
@@ -144,6 +150,21 @@ impl Drop for TempDir {
             eprintln!("warning: cannot remove {} ({error})", self.0.display());
         }
     }
+}
+
+/// Replaces the default panic report (with `RUST_BACKTRACE=1`, a backtrace of some 50 lines)
+/// by one line for the demo's own panicking job, whose panics the job system catches; any
+/// other panic, a bug, still gets the default report.
+fn quiet_intended_panics() {
+    let default = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let message = panic_message(info.payload());
+        if message == PANIC_MESSAGE {
+            eprintln!("[{}] panicked on purpose: {message}", me());
+        } else {
+            default(info);
+        }
+    }));
 }
 
 /// The name of the thread that speaks, for the `[name]` prefix of every line.
@@ -301,7 +322,7 @@ fn mixed_batch(system: &JobSystem, monitor: &Monitor) -> anyhow::Result<Vec<(Job
             .max_attempts(1)
             .timeout(HANG_TIMEOUT),
         JobSpec::new(JobKind::Panic {
-            message: "a job that panics on purpose".to_owned(),
+            message: PANIC_MESSAGE.to_owned(),
         })
         .priority(3)
         .max_attempts(2),
@@ -621,6 +642,7 @@ fn main() -> ExitCode {
         }
         Err(error) => return cli::fail(&error, false),
     };
+    quiet_intended_panics();
     // Without --dir, the logs go to a directory of this process's own, removed when `_temp`
     // is dropped, on every way out of `main`.
     let (dir, _temp) = match &args.dir {

@@ -520,6 +520,14 @@ fn p3_removes_its_own_log_directory_and_keeps_one_given() {
     let out = run_in(P3, &["--workers", "2"], &scratch.0);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("removed at exit"), "{}", out.stdout);
+    // The panicking job's two attempts, one line each even with RUST_BACKTRACE=1.
+    let stderr: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(stderr.len(), 2, "{}", out.stderr);
+    assert!(
+        stderr.iter().all(|l| l.contains("panicked on purpose")),
+        "{}",
+        out.stderr
+    );
     assert_eq!(scratch.entries(), Vec::<String>::new(), "left behind");
 
     let kept = scratch.path("kept");
