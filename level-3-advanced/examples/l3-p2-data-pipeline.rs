@@ -47,8 +47,8 @@
 //! speedup). Bad input is refused before the work, in one line on stderr, `error: <what>
 //! (<why>)`: exit code 2 for bad usage (an unknown option, a bad or out-of-range number,
 //! settings whose records in flight would exceed the limit), 1 for a run that failed (an input
-//! file that cannot be opened or read, or that holds no valid record: found by the first,
-//! sequential pass, before the parallel run and any table).
+//! file that cannot be opened or read, or that holds no valid record: a scan that stops at
+//! the first valid record checks it before any work).
 
 use anyhow::{Context, anyhow, ensure};
 use level_3_advanced::projects::cli::{self, Args, EXIT_CODES, unknown_flag, usage};
@@ -56,10 +56,10 @@ use level_3_advanced::projects::grouped;
 use level_3_advanced::projects::pipeline::{
     Config, DEFAULT_BATCH, DEFAULT_CAPACITY, DEFAULT_RECORDS, Defect, MAX_BATCH, MAX_CAPACITY,
     MAX_THREADS, Reject, RunReport, SENSORS, Source, generated_line, run_parallel, run_sequential,
+    scan_for_valid_record,
 };
 use shared::alloc::{CountingAllocator, process_stats, reset_peak};
 use shared::timing::{compare, compare_text};
-use std::fs::File;
 use std::process::ExitCode;
 
 /// Counts every allocation, so that the pipeline's peak heap can be measured.
@@ -194,11 +194,18 @@ fn parallel_with_peak_heap(source: &Source, config: &Config) -> anyhow::Result<(
 
 fn run(args: &Parsed) -> anyhow::Result<()> {
     let Parsed { source, config, .. } = args;
-    // The one thing the arguments cannot say: whether the input file opens. Checked before
-    // any work.
-    if let Source::File(path) = source {
-        File::open(path)
-            .with_context(|| format!("cannot open the input file {}", path.display()))?;
+    // What the arguments cannot say, checked before any work: that the input opens, and that
+    // it holds at least one valid record. Bad lines are counted, not fatal; but an input with
+    // none at all is not a data set with some bad lines, it is the wrong file (an empty one, a
+    // PNG renamed .csv). The scan stops at the first valid record, a batch or so in.
+    let scan = scan_for_valid_record(source, config.batch_size)?;
+    if scan.first_valid.is_none() {
+        return Err(anyhow!(
+            "no valid record in {source} ({} lines read, {} rejected: {})",
+            scan.lines,
+            scan.rejected.total(),
+            scan.rejected
+        ));
     }
     println!(
         "[main] input: {source}; {} worker(s) per parallel stage, channels of {} batches of {} lines",
@@ -211,17 +218,6 @@ fn run(args: &Parsed) -> anyhow::Result<()> {
     println!("[main] sequential run: every stage on this thread, one batch at a time");
     let sequential = run_sequential(source, config.batch_size)
         .with_context(|| format!("sequential run on {source}"))?;
-    // Bad lines are counted, not fatal; but an input with no valid record at all is not a
-    // data set with some bad lines, it is the wrong file (an empty one, a PNG renamed .csv).
-    let summary = &sequential.summary;
-    if summary.accepted == 0 {
-        return Err(anyhow!(
-            "no valid record in {source} ({} lines read, {} rejected: {})",
-            summary.lines,
-            summary.rejected.total(),
-            summary.rejected
-        ));
-    }
     println!("[main] parallel run: one thread per stage worker, bounded channels between");
     let (parallel, peak_heap) = parallel_with_peak_heap(source, config)?;
 

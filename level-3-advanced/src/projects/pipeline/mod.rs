@@ -90,5 +90,5 @@ pub use records::{
     SensorStats, Summary,
 };
 pub use report::{QueueDepth, QueueReport, RunReport, StageReport};
-pub use run::{run_parallel, run_sequential};
+pub use run::{InputScan, run_parallel, run_sequential, scan_for_valid_record};
 pub use steps::{fingerprint, parse_line, transform, validate};
