@@ -636,20 +636,12 @@ fn p5_exits_1_when_the_password_is_not_in_the_keyspace() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.starts_with("not found: "), "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-    // 26 candidates: the times print as "0 ms" (whole milliseconds), surely under 1 ms.
-    let times: Vec<f64> = out
-        .stdout
-        .lines()
-        .filter(|l| l.contains("candidates in"))
-        .flat_map(ms_in)
-        .collect();
-    assert_eq!(times.len(), 2, "{}", out.stdout);
+    // 26 candidates: too short a search for any ratio, however the clock measured it.
     let speedup = out
         .stdout
         .lines()
         .find(|l| l.starts_with("speedup"))
         .unwrap();
-    if times.contains(&0.0) {
-        assert!(speedup.contains("not compared"), "{speedup}");
-    }
+    assert!(speedup.contains("not compared"), "{speedup}");
+    assert!(!out.stdout.contains("x (times"), "{}", out.stdout);
 }
