@@ -44,10 +44,11 @@
 //! once in the log, K ran again after the crash (at-least-once: #9, ...), 0 finished jobs ran
 //! again; priorities, backoff, a timeout and a panic as configured; speedup S with N workers`.
 //! K is at least 1 (#9, whose `Finished` record was torn), more if other jobs were running at
-//! that moment. Bad input is refused before any work, in one line on stderr, `error: <what>
-//! (<why>)`: exit code 2 for bad usage (an unknown option, a bad or out-of-range number), 1 for
-//! a run that failed (a missing or unwritable `--dir`, one that already holds a job log, a
-//! batch that did not finish).
+//! that moment. Below 1.5x on 2 or more threads and cores, a `note:` line says how busy the
+//! rest of the machine was meanwhile (`shared::timing::CpuWatch`). Bad input is refused before
+//! any work, in one line on stderr, `error: <what> (<why>)`: exit code 2 for bad usage (an
+//! unknown option, a bad or out-of-range number), 1 for a run that failed (a missing or
+//! unwritable `--dir`, one that already holds a job log, a batch that did not finish).
 
 use anyhow::{Context, bail, ensure};
 use level_3_advanced::projects::cli::{
@@ -58,7 +59,7 @@ use level_3_advanced::projects::jobs::{
     Record, read_log,
 };
 use shared::testing::panic_message;
-use shared::timing::{compare, compare_text};
+use shared::timing::{CpuWatch, compare, compare_text};
 use shared::workload::{checked_fib, count_primes};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -690,6 +691,7 @@ fn run(args: &Parsed, dir: &Path) -> anyhow::Result<()> {
         "[main] --- 5. speedup: {SPEEDUP_JOBS} x fib({SPEEDUP_FIB}) on 1 worker, then on {} ---",
         args.workers
     );
+    let watch = CpuWatch::start();
     let (sequential, sequential_time) = timed_batch(&sequential_dir, 1)?;
     let (parallel, parallel_time) = timed_batch(&parallel_dir, args.workers)?;
     let expected = checked_fib(SPEEDUP_FIB).context("fib fits")?;
@@ -710,12 +712,15 @@ fn run(args: &Parsed, dir: &Path) -> anyhow::Result<()> {
         args.workers,
         ms(parallel_time)
     );
-    if compare(sequential_time, parallel_time).is_some() {
+    if let Some(ratio) = compare(sequential_time, parallel_time) {
         println!(
             "[main] speedup: {speedup} (on 2 cores it tops out near 2x, and every record's sync \
              to disk is serial{})",
             cli::debug_build_note()
         );
+        if let Some(note) = cli::shortfall_note(&watch, Some(ratio), args.workers) {
+            println!("[main] {note}");
+        }
     } else {
         println!("[main] speedup: {speedup}");
     }

@@ -36,6 +36,8 @@
 //! Expect: `[cracker-N]` lines from each run's threads, the one-thread and parallel lines with
 //! their hashes per second, the speedup (on a 2-core machine it tops out near 2x), then
 //! `result: found "mutex" at index 6,3xx,xxx of 12,356,630 with 1 and N threads, speedup S`.
+//! Below 1.5x on 2 or more threads and cores, a `note:` line says how busy the rest of the
+//! machine was meanwhile (`shared::timing::CpuWatch`).
 //! A malformed hash or password, a bad or out-of-range number or an unknown flag is refused
 //! before any search, in one line on stderr (`error: <what> (<why>)`), with exit code 2; a
 //! hash whose password is not in the keyspace is reported as `not found` after every
@@ -50,7 +52,7 @@ use level_3_advanced::projects::cracker::{
     DEFAULT_MAX_LEN, Keyspace, MAX_SUPPORTED_LEN, Options, Outcome, Target, crack,
 };
 use level_3_advanced::projects::grouped;
-use shared::timing::{compare, compare_text};
+use shared::timing::{CpuWatch, compare, compare_text};
 use std::process::ExitCode;
 
 /// The password hashed and searched for when none is given: about half-way through the
@@ -182,6 +184,7 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
         );
     }
 
+    let watch = CpuWatch::start();
     let one = run(&target, keyspace, 1)?;
     let many = if args.threads == 1 {
         one.clone()
@@ -234,6 +237,10 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
             "speedup",
             cli::debug_build_note()
         );
+        let ratio = compare(one.elapsed, many.elapsed);
+        if let Some(note) = cli::shortfall_note(&watch, ratio, args.threads) {
+            println!("[main] {note}");
+        }
     }
     if many.threads > 1 {
         println!(

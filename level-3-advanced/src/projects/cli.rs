@@ -66,6 +66,27 @@ pub fn debug_build_note() -> &'static str {
     }
 }
 
+/// The speedup below which a CPU-bound project, run on at least 2 threads and 2 cores, says
+/// why it fell short ([`shortfall_note`]): 2 cores give at most about 2x, and an idle machine
+/// gives these projects well over 1.5x.
+pub const EXPECTED_SPEEDUP: f64 = 1.5;
+
+/// The note a CPU-bound project prints under its speedup when the measured ratio is below
+/// [`EXPECTED_SPEEDUP`]: how busy the rest of the machine was meanwhile, from `watch`
+/// (started before the sequential run). `None` when there is nothing to explain: no
+/// comparable ratio, fewer than 2 threads or 2 cores, or a ratio as expected.
+pub fn shortfall_note(
+    watch: &shared::timing::CpuWatch,
+    measured: Option<f64>,
+    threads: usize,
+) -> Option<String> {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    if threads.min(cores) < 2 {
+        return None;
+    }
+    watch.shortfall_note(measured?, EXPECTED_SPEEDUP)
+}
+
 /// A mistake in the command line, found before any work: exit code 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError {
