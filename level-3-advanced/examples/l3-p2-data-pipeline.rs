@@ -77,9 +77,9 @@ const MAX_RECORDS: u64 = 100_000_000;
 /// and channels outweighs the records, whatever the input's size.
 const MEMORY_CHECK_MIN_RECORDS: u64 = 100_000;
 
-/// How many times the records that may be in flight at once the memory check's input must
-/// hold at least, for its heap to say something about streaming.
-const MEMORY_CHECK_INPUT_PER_BOUND: u64 = 64;
+/// How many times the records that may be in flight at once the generated input must hold at
+/// least for the memory check, so that its heap says something about streaming.
+const MEMORY_CHECK_RECORDS_PER_BOUND: u64 = 8;
 
 /// The memory check's runs must stay under this share of their input's size, in heap: a
 /// pipeline that held its whole input would use far more.
@@ -320,8 +320,7 @@ fn run(args: &Parsed) -> anyhow::Result<()> {
     // and than the threads' and channels' fixed cost; for a smaller one it is not made.
     let checkable = |records: u64| {
         records >= MEMORY_CHECK_MIN_RECORDS
-            && records.saturating_mul(MEMORY_SCALE)
-                >= MEMORY_CHECK_INPUT_PER_BOUND.saturating_mul(parallel.in_flight_bound)
+            && records >= MEMORY_CHECK_RECORDS_PER_BOUND.saturating_mul(parallel.in_flight_bound)
     };
     let memory = match source {
         Source::Generated { records } if checkable(*records) => {
@@ -357,10 +356,11 @@ fn run(args: &Parsed) -> anyhow::Result<()> {
         _ => {
             println!(
                 "[main] peak heap during the parallel run: {} KiB (the check on {MEMORY_SCALE}x \
-                 the records is made for generated inputs of at least {} records and \
-                 {MEMORY_CHECK_INPUT_PER_BOUND}x the records in flight)",
+                 the records needs at least {} generated records, and \
+                 {MEMORY_CHECK_RECORDS_PER_BOUND} times the {} that may be in flight)",
                 peak_heap / 1024,
-                grouped(MEMORY_CHECK_MIN_RECORDS)
+                grouped(MEMORY_CHECK_MIN_RECORDS),
+                grouped(parallel.in_flight_bound)
             );
             String::new()
         }
