@@ -128,7 +128,7 @@ fn main() -> ExitCode {
     let options = match parse(Args::from_env()) {
         Ok(Some(options)) => options,
         Ok(None) => {
-            println!("{HELP}{EXIT_CODES}");
+            println!("{HELP}\n{EXIT_CODES}");
             return ExitCode::SUCCESS;
         }
         Err(error) => return cli::fail(&error, false),

@@ -96,7 +96,7 @@ stage's throughput and each queue's depth.
 Options:
   --records N    generate N lines, 1 to 100000000 (default: 1000000)
   --input PATH   read this CSV file instead: bad lines are counted, not fatal, but a file with
-                 no valid record at all (empty, or not this CSV) is an error
+                 no valid record at all (empty, or not this CSV) is refused, exit code 1
   --threads N    worker threads per parallel stage, 1 to 256 (default: the logical core count)
   --capacity N   batches each channel holds, 1 to 1024 (default: 4)
   --batch N      lines per batch, 1 to 1048576 (default: 1024); batch x (2 + 4 x capacity +
@@ -382,7 +382,7 @@ fn main() -> ExitCode {
     let args = match parse_args(Args::from_env()) {
         Ok(Some(args)) => args,
         Ok(None) => {
-            println!("{USAGE}{EXIT_CODES}");
+            println!("{USAGE}\n{EXIT_CODES}");
             return ExitCode::SUCCESS;
         }
         Err(error) => return cli::fail(&error, false),

@@ -638,7 +638,7 @@ fn main() -> ExitCode {
     let args = match parse_args(Args::from_env()) {
         Ok(Some(args)) => args,
         Ok(None) => {
-            println!("{USAGE}{EXIT_CODES}");
+            println!("{USAGE}\n{EXIT_CODES}");
             return ExitCode::SUCCESS;
         }
         Err(error) => return cli::fail(&error, false),
