@@ -40,7 +40,7 @@ use level_3_advanced::projects::image::{
     FILTER_NAMES, Filter, Image, MAX_RADIUS, TIMING_RUNS, parse_filters, read_png, run_chain,
     write_png,
 };
-use shared::timing::compare_text;
+use shared::timing::{compare, compare_text};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -206,11 +206,15 @@ fn run(options: &Options) -> anyhow::Result<()> {
     let sequential: Duration = report.stages.iter().map(|s| s.sequential).sum();
     let parallel: Duration = report.stages.iter().map(|s| s.parallel).sum();
     let speedup = compare_text(sequential, parallel);
-    println!(
-        "[main] whole chain: speedup {speedup} (best of {TIMING_RUNS} runs each way; on 2 cores, \
-         at most about 2x{})",
-        cli::debug_build_note()
-    );
+    if compare(sequential, parallel).is_some() {
+        println!(
+            "[main] whole chain: speedup {speedup} (best of {TIMING_RUNS} runs each way; on 2 \
+             cores, at most about 2x{})",
+            cli::debug_build_note()
+        );
+    } else {
+        println!("[main] whole chain: speedup {speedup}: try a bigger image");
+    }
 
     write_png(output, &options.output)?;
     let written = read_png(&options.output).context("reading back the image just written")?;
