@@ -31,29 +31,36 @@
 //!   near 2x anyway.
 //!
 //! Run: `cargo run --release --example l3-p2-data-pipeline` (a few seconds). Options:
-//! `--records N` (default 1,000,000), `--threads N` workers per parallel stage (default: the
-//! logical core count), `--capacity N` batches per channel (default 4, at least 1),
-//! `--batch N` lines per batch (default 1,024), `--input PATH` a CSV file instead of
-//! generated data (an optional `id,timestamp,sensor,value` header is skipped; bad lines are
-//! counted, a missing file is an error).
+//! `--records N` (default 1,000,000, at most 100,000,000), `--threads N` workers per parallel
+//! stage (default: the logical core count, at most 256), `--capacity N` batches per channel
+//! (default 4, 1 to 1,024), `--batch N` lines per batch (default 1,024), `--input PATH` a CSV
+//! file instead of generated data (an optional `id,timestamp,sensor,value` header is skipped;
+//! bad lines are counted; a missing file, or one with no valid record at all, is an error),
+//! `--verbose`; `--help` gives every limit.
 //!
 //! Expect: each stage thread's `[parse-0] done: ...` line, the two stage tables (sequential
 //! and parallel), the queue table, the rejections by reason, the per-sensor results, the
 //! timings and the speedup, the memory comparison, then `result: 1000000 lines, 998676
 //! accepted, 1324 rejected; parallel == sequential; peak in flight P <= B records; peak heap
 //! for 4x the records Rx`, with B 24576 on 2 cores and R near 1 (P, R and the timings vary
-//! from run to run). Bad arguments or an unreadable input file give an error message and
-//! exit code 1.
+//! from run to run; a run too short to time prints `not compared (under 1 ms)` for the
+//! speedup). Bad input is refused before the work, in one line on stderr, `error: <what>
+//! (<why>)`: exit code 2 for bad usage (an unknown option, a bad or out-of-range number,
+//! settings whose records in flight would exceed the limit), 1 for a run that failed (an input
+//! file that cannot be opened or read, or that holds no valid record: a scan that stops at
+//! the first valid record checks it before any work).
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, anyhow, ensure};
+use level_3_advanced::projects::cli::{self, Args, EXIT_CODES, unknown_flag, usage};
 use level_3_advanced::projects::grouped;
 use level_3_advanced::projects::pipeline::{
-    Config, DEFAULT_BATCH, DEFAULT_CAPACITY, DEFAULT_RECORDS, Defect, Reject, RunReport, SENSORS,
-    Source, generated_line, run_parallel, run_sequential,
+    Config, DEFAULT_BATCH, DEFAULT_CAPACITY, DEFAULT_RECORDS, Defect, MAX_BATCH, MAX_CAPACITY,
+    MAX_THREADS, Reject, RunReport, SENSORS, Source, generated_line, run_parallel, run_sequential,
+    scan_for_valid_record,
 };
 use shared::alloc::{CountingAllocator, process_stats, reset_peak};
-use shared::timing::ratio;
-use std::path::PathBuf;
+use shared::timing::{compare, compare_text};
+use std::process::ExitCode;
 
 /// Counts every allocation, so that the pipeline's peak heap can be measured.
 #[global_allocator]
@@ -62,77 +69,89 @@ static GLOBAL: CountingAllocator = CountingAllocator::new();
 /// How many times more records the memory check runs with.
 const MEMORY_SCALE: u64 = 4;
 
+/// The most records `--records` accepts: the memory check then streams four times as many,
+/// 400,000,000 lines, and the count stays far from overflowing anything.
+const MAX_RECORDS: u64 = 100_000_000;
+
+/// The fewest records the memory check runs for: below this, the fixed heap of the threads
+/// and channels outweighs the records, whatever the input's size.
+const MEMORY_CHECK_MIN_RECORDS: u64 = 100_000;
+
+/// How many times the records that may be in flight at once the generated input must hold at
+/// least for the memory check, so that its heap says something about streaming.
+const MEMORY_CHECK_RECORDS_PER_BOUND: u64 = 8;
+
 /// The memory check's runs must stay under this share of their input's size, in heap: a
 /// pipeline that held its whole input would use far more.
 const MAX_HEAP_SHARE_OF_INPUT: u64 = 8;
 
 const USAGE: &str = "\
 Usage: l3-p2-data-pipeline [--records N | --input PATH] [--threads N] [--capacity N] [--batch N]
+                           [--verbose]
 
 Streams CSV sensor readings (id,timestamp,sensor,value) through generate -> parse -> validate ->
 transform -> aggregate over bounded channels, compares with a sequential run, and reports each
 stage's throughput and each queue's depth.
 
 Options:
-  --records N    generate N lines (default: 1000000)
-  --input PATH   read this CSV file instead (bad lines are counted, not fatal)
-  --threads N    worker threads per parallel stage (default: the logical core count)
-  --capacity N   batches each channel holds, at least 1 (default: 4)
-  --batch N      lines per batch (default: 1024)
-  --help         print this help";
+  --records N    generate N lines, 1 to 100000000 (default: 1000000)
+  --input PATH   read this CSV file instead: bad lines are counted, not fatal, but a file with
+                 no valid record at all (empty, or not this CSV) is refused, exit code 1
+  --threads N    worker threads per parallel stage, 1 to 256 (default: the logical core count)
+  --capacity N   batches each channel holds, 1 to 1024 (default: 4)
+  --batch N      lines per batch, 1 to 1048576 (default: 1024); batch x (2 + 4 x capacity +
+                 3 x threads), the records alive at once, at most 2097152
+  --verbose      on an error, print every cause on its own line
+  --help         print this help
+";
 
 /// The parsed command line.
 #[derive(Debug)]
-struct Args {
+struct Parsed {
     source: Source,
     config: Config,
+    verbose: bool,
 }
 
-/// Parses the command line; `Ok(None)` means `--help` was asked for.
-fn parse_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
+/// Parses and checks the command line; `Ok(None)` means `--help` was asked for. Every error
+/// is a usage error (exit code 2).
+fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
     let mut records = None;
     let mut input = None;
+    let mut verbose = false;
     let mut config = Config {
         capacity: DEFAULT_CAPACITY,
         batch_size: DEFAULT_BATCH,
         announce: true,
         ..Config::default()
     };
-    let mut args = args.into_iter();
-    while let Some(flag) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .with_context(|| format!("{name} needs a value (see --help)"))
-        };
+    while let Some(flag) = args.next_flag()? {
         match flag.as_str() {
             "--help" | "-h" => return Ok(None),
-            "--records" => records = Some(number(&value("--records")?, "--records")?),
-            "--input" => input = Some(PathBuf::from(value("--input")?)),
-            "--threads" => config.threads = number(&value("--threads")?, "--threads")?,
-            "--capacity" => config.capacity = number(&value("--capacity")?, "--capacity")?,
-            "--batch" => config.batch_size = number(&value("--batch")?, "--batch")?,
-            other => bail!("unknown argument {other:?} (see --help)"),
+            "--verbose" => verbose = true,
+            "--records" => records = Some(args.number(&flag, 1, MAX_RECORDS)?),
+            "--input" => input = Some(args.path(&flag)?),
+            "--threads" => config.threads = args.number(&flag, 1, MAX_THREADS)?,
+            "--capacity" => config.capacity = args.number(&flag, 1, MAX_CAPACITY)?,
+            "--batch" => config.batch_size = args.number(&flag, 1, MAX_BATCH)?,
+            other => return Err(unknown_flag(other)),
         }
     }
     let source = match (records, input) {
-        (Some(_), Some(_)) => bail!("give --records or --input, not both"),
+        (Some(_), Some(_)) => return Err(usage("both --records and --input", "give one of them")),
         (_, Some(path)) => Source::File(path),
         (records, None) => Source::Generated {
             records: records.unwrap_or(DEFAULT_RECORDS),
         },
     };
-    config.check().context("bad settings")?;
-    Ok(Some(Args { source, config }))
-}
-
-/// Parses a non-negative whole number given for `flag`.
-fn number<T>(text: &str, flag: &str) -> anyhow::Result<T>
-where
-    T: std::str::FromStr,
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    text.parse()
-        .with_context(|| format!("{flag} needs a whole number, got {text:?}"))
+    config
+        .check()
+        .map_err(|error| usage("bad settings", error.to_string()))?;
+    Ok(Some(Parsed {
+        source,
+        config,
+        verbose,
+    }))
 }
 
 /// How many of the first `records` generated lines have `defect`: counted line by line from
@@ -173,8 +192,21 @@ fn parallel_with_peak_heap(source: &Source, config: &Config) -> anyhow::Result<(
     Ok((report, peak))
 }
 
-fn run(args: &Args) -> anyhow::Result<()> {
-    let Args { source, config } = args;
+fn run(args: &Parsed) -> anyhow::Result<()> {
+    let Parsed { source, config, .. } = args;
+    // What the arguments cannot say, checked before any work: that the input opens, and that
+    // it holds at least one valid record. Bad lines are counted, not fatal; but an input with
+    // none at all is not a data set with some bad lines, it is the wrong file (an empty one, a
+    // PNG renamed .csv). The scan stops at the first valid record, a batch or so in.
+    let scan = scan_for_valid_record(source, config.batch_size)?;
+    if scan.first_valid.is_none() {
+        return Err(anyhow!(
+            "no valid record in {source} ({} lines read, {} rejected: {})",
+            scan.lines,
+            scan.rejected.total(),
+            scan.rejected
+        ));
+    }
     println!(
         "[main] input: {source}; {} worker(s) per parallel stage, channels of {} batches of {} lines",
         config.threads, config.capacity, config.batch_size
@@ -254,7 +286,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
 
-    let speedup = ratio(sequential.elapsed, parallel.elapsed);
+    // Under shared::timing::MIN_COMPARABLE on either side (a handful of records), no ratio.
+    let speedup = compare_text(sequential.elapsed, parallel.elapsed);
     println!();
     println!(
         "{:<34} {:>8.0} ms",
@@ -266,11 +299,15 @@ fn run(args: &Args) -> anyhow::Result<()> {
         format!("parallel ({} workers per stage)", config.threads),
         parallel.elapsed.as_secs_f64() * 1e3
     );
-    println!(
-        "{:<34} {:>8.2}x (measured in this run; the single generator thread and a 2-core \
-         machine cap it near 2x; use --release)",
-        "speedup", speedup
-    );
+    match compare(sequential.elapsed, parallel.elapsed) {
+        Some(ratio) => println!(
+            "{:<34} {ratio:>8.2}x (measured in this run; the single generator thread and a \
+             2-core machine cap it near 2x{})",
+            "speedup",
+            cli::debug_build_note()
+        ),
+        None => println!("{:<34} {speedup}: too few records to time", "speedup"),
+    }
     println!(
         "[main] records alive at once: peak {} of the bound {} = batch x (generator + 4 \
          channels x capacity + 3 stages x workers + aggregator)",
@@ -278,9 +315,15 @@ fn run(args: &Args) -> anyhow::Result<()> {
         grouped(parallel.in_flight_bound)
     );
 
-    // Memory: the same pipeline on four times the records peaks at about the same heap.
+    // Memory: the same pipeline on four times the records peaks at about the same heap. The
+    // check means something only for an input far larger than what may be in flight at once
+    // and than the threads' and channels' fixed cost; for a smaller one it is not made.
+    let checkable = |records: u64| {
+        records >= MEMORY_CHECK_MIN_RECORDS
+            && records >= MEMORY_CHECK_RECORDS_PER_BOUND.saturating_mul(parallel.in_flight_bound)
+    };
     let memory = match source {
-        Source::Generated { records } if *records > 0 => {
+        Source::Generated { records } if checkable(*records) => {
             let bigger = Source::Generated {
                 records: records * MEMORY_SCALE,
             };
@@ -312,8 +355,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
         _ => {
             println!(
-                "[main] peak heap during the parallel run: {} KiB",
-                peak_heap / 1024
+                "[main] peak heap during the parallel run: {} KiB (the check on {MEMORY_SCALE}x \
+                 the records needs at least {} generated records, and \
+                 {MEMORY_CHECK_RECORDS_PER_BOUND} times the {} that may be in flight)",
+                peak_heap / 1024,
+                grouped(MEMORY_CHECK_MIN_RECORDS),
+                grouped(parallel.in_flight_bound)
             );
             String::new()
         }
@@ -331,14 +378,24 @@ fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let Some(args) = parse_args(std::env::args().skip(1))? else {
-        println!("{USAGE}");
-        return Ok(());
+fn main() -> ExitCode {
+    let args = match parse_args(Args::from_env()) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}\n{EXIT_CODES}");
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => return cli::fail(&error, false),
     };
-    ensure!(
-        shared::alloc::is_installed(),
-        "the counting allocator is not installed"
-    );
-    run(&args)
+    let checked = || {
+        ensure!(
+            shared::alloc::is_installed(),
+            "the counting allocator is not installed"
+        );
+        run(&args)
+    };
+    match checked() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => cli::fail(&error, args.verbose),
+    }
 }

@@ -29,21 +29,30 @@
 //!   `printf dog | sha256sum`;
 //! - `--max-len N`: the longest password tried, 1 to 10 (default 5; every letter more is 26
 //!   times the work: 7 letters is minutes, 8 is hours);
-//! - `--threads N`: threads of the parallel run (default: the machine's logical cores).
+//! - `--threads N`: threads of the parallel run, 1 to 256 (default: the machine's logical
+//!   cores);
+//! - `--verbose`: on an error, every cause on its own line.
 //!
 //! Expect: `[cracker-N]` lines from each run's threads, the one-thread and parallel lines with
 //! their hashes per second, the speedup (on a 2-core machine it tops out near 2x), then
 //! `result: found "mutex" at index 6,3xx,xxx of 12,356,630 with 1 and N threads, speedup S`.
-//! A malformed hash, a bad number or an unknown flag is an error with exit code 2; a hash
-//! whose password is not in the keyspace is reported as `not found` after every candidate has
-//! been tried, with exit code 1 (so a script can tell "no answer" from an answer).
+//! Below 1.5x on 2 or more threads and cores, a `note:` line says how busy the rest of the
+//! machine was meanwhile (`shared::timing::CpuWatch`).
+//! A malformed hash or password, a bad or out-of-range number or an unknown flag is refused
+//! before any search, in one line on stderr (`error: <what> (<why>)`), with exit code 2; a
+//! hash whose password is not in the keyspace is reported as `not found` after every
+//! candidate has been tried, with exit code 1 (so a script can tell "no answer" from an
+//! answer), as is a search that failed. A search too short to time prints `not compared
+//! (under 1 ms)` instead of a speedup, and so does one that ends within the first million
+//! candidates (`not compared (too short a search)`): its time is mostly the threads' start.
 
-use anyhow::{Context, bail, ensure};
+use anyhow::Context;
+use level_3_advanced::projects::cli::{self, Args, MAX_THREADS, unknown_flag, usage};
 use level_3_advanced::projects::cracker::{
-    DEFAULT_MAX_LEN, Keyspace, Options, Outcome, Target, crack,
+    DEFAULT_MAX_LEN, Keyspace, MAX_SUPPORTED_LEN, Options, Outcome, Target, crack,
 };
 use level_3_advanced::projects::grouped;
-use shared::timing::ratio;
+use shared::timing::{CpuWatch, compare, compare_text};
 use std::process::ExitCode;
 
 /// The password hashed and searched for when none is given: about half-way through the
@@ -55,7 +64,7 @@ const DEFAULT_PASSWORD: &str = "mutex";
 const MEANINGFUL_INDEX: u64 = 1_000_000;
 
 const USAGE: &str = "\
-Usage: l3-p5-hash-cracker [--password WORD | --hash HEX] [--max-len N] [--threads N]
+Usage: l3-p5-hash-cracker [--password WORD | --hash HEX] [--max-len N] [--threads N] [--verbose]
 
 Finds a lowercase password (a-z, 1 to max-len letters) from its SHA-256 digest, first with one
 thread, then with several, and prints the speedup. For learning only: real password storage
@@ -64,65 +73,75 @@ uses slow salted hashes (argon2, bcrypt, scrypt) precisely to defeat this.
 Options:
   --password WORD  hash WORD and search for it (default: mutex)
   --hash HEX       search for this SHA-256 digest (64 hex digits)
-  --max-len N      longest password tried, 1 to 10 (default: 5)
-  --threads N      threads of the parallel run (default: the logical core count)
+  --max-len N      longest password tried, 1 to 10 (default: 5); each letter more is 26 times
+                   the work: 7 letters take minutes, 8 take hours
+  --threads N      threads of the parallel run, 1 to 256 (default: the logical core count)
+  --verbose        on an error, print every cause on its own line
   --help           print this help
 
-Exit codes: 0 found, 1 not found in the keyspace, 2 bad arguments or another error.";
+Errors are one line on stderr, `error: <what> (<why>)` (with --verbose, every cause).
+Exit codes: 0 found; 1 not found in the keyspace, or the search failed; 2 bad usage (an unknown
+option, a missing value, a bad or out-of-range number, a malformed hash or password), refused
+before any search.";
 
-/// What to search for.
+/// The parsed and checked command line.
 #[derive(Debug)]
-enum Wanted {
-    Password(String),
-    Hash(String),
-}
-
-/// The parsed command line.
-#[derive(Debug)]
-struct Args {
-    wanted: Wanted,
+struct Parsed {
+    target: Target,
+    /// The password, when it was given rather than its hash.
+    known: Option<String>,
+    keyspace: Keyspace,
     max_len: usize,
     threads: usize,
+    verbose: bool,
 }
 
-/// Parses the command line; `Ok(None)` means `--help` was asked for.
-fn parse_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
+/// Parses and checks the whole command line, so that every usage error comes before the
+/// search; `Ok(None)` means `--help` was asked for.
+fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
     let mut password = None;
     let mut hash = None;
     let mut max_len = DEFAULT_MAX_LEN;
-    let mut threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut args = args.into_iter();
-    while let Some(flag) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .with_context(|| format!("{name} needs a value (see --help)"))
-        };
+    let mut threads = cli::default_threads();
+    let mut verbose = false;
+    while let Some(flag) = args.next_flag()? {
         match flag.as_str() {
             "--help" | "-h" => return Ok(None),
-            "--password" => password = Some(value("--password")?),
-            "--hash" => hash = Some(value("--hash")?),
-            "--max-len" => max_len = number(&value("--max-len")?, "--max-len")?,
-            "--threads" => threads = number(&value("--threads")?, "--threads")?,
-            other => bail!("unknown argument {other:?} (see --help)"),
+            "--verbose" => verbose = true,
+            "--password" => password = Some(args.text(&flag)?),
+            "--hash" => hash = Some(args.text(&flag)?),
+            "--max-len" => max_len = args.number(&flag, 1, MAX_SUPPORTED_LEN)?,
+            "--threads" => threads = args.number(&flag, 1, MAX_THREADS)?,
+            other => return Err(unknown_flag(other)),
         }
     }
-    let wanted = match (password, hash) {
-        (Some(_), Some(_)) => bail!("give --password or --hash, not both"),
-        (Some(password), None) => Wanted::Password(password),
-        (None, Some(hash)) => Wanted::Hash(hash),
-        (None, None) => Wanted::Password(DEFAULT_PASSWORD.to_owned()),
+    let keyspace = Keyspace::new(max_len)
+        .map_err(|e| usage(format!("bad --max-len {max_len}"), e.to_string()))?;
+    let (target, known) = match (password, hash) {
+        (Some(_), Some(_)) => {
+            return Err(usage("both --password and --hash", "give one of them"));
+        }
+        (None, Some(hex)) => {
+            let target = Target::from_hex(&hex)
+                .map_err(|e| usage(format!("bad --hash {hex:?}"), e.to_string()))?;
+            (target, None)
+        }
+        (password, None) => {
+            let password = password.unwrap_or_else(|| DEFAULT_PASSWORD.to_owned());
+            keyspace
+                .check_password(&password)
+                .map_err(|e| usage(format!("bad --password {password:?}"), e.to_string()))?;
+            (Target::of_password(&password), Some(password))
+        }
     };
-    Ok(Some(Args {
-        wanted,
+    Ok(Some(Parsed {
+        target,
+        known,
+        keyspace,
         max_len,
         threads,
+        verbose,
     }))
-}
-
-/// Parses a non-negative whole number given for `flag`.
-fn number(text: &str, flag: &str) -> anyhow::Result<usize> {
-    text.parse()
-        .with_context(|| format!("{flag} needs a whole number, got {text:?}"))
 }
 
 /// One run's line: threads, candidates, time, rate.
@@ -150,21 +169,8 @@ fn run(target: &Target, keyspace: Keyspace, threads: usize) -> anyhow::Result<Ou
 }
 
 /// The program; `Ok(false)` when the password was not found.
-fn crack_and_report(args: &Args) -> anyhow::Result<bool> {
-    let keyspace = Keyspace::new(args.max_len).context("bad --max-len")?;
-    ensure!(args.threads >= 1, "--threads must be at least 1");
-    let (target, known) = match &args.wanted {
-        Wanted::Hash(hex) => (
-            Target::from_hex(hex).with_context(|| format!("bad --hash {hex:?}"))?,
-            None,
-        ),
-        Wanted::Password(password) => {
-            keyspace
-                .check_password(password)
-                .context("bad --password")?;
-            (Target::of_password(password), Some(password.as_str()))
-        }
-    };
+fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
+    let (target, keyspace, known) = (args.target, args.keyspace, args.known.as_deref());
     println!("[main] target SHA-256: {target}");
     println!(
         "[main] keyspace: a-z, 1 to {} letters, {} candidates",
@@ -179,6 +185,7 @@ fn crack_and_report(args: &Args) -> anyhow::Result<bool> {
         );
     }
 
+    let watch = CpuWatch::start();
     let one = run(&target, keyspace, 1)?;
     let many = if args.threads == 1 {
         one.clone()
@@ -208,17 +215,34 @@ fn crack_and_report(args: &Args) -> anyhow::Result<bool> {
     println!("{}", describe("sequential (1 thread)", &one));
     let label = format!("parallel ({} threads)", args.threads);
     println!("{}", describe(&label, &many));
-    let speedup = ratio(one.elapsed, many.elapsed);
     // A search over in the first million candidates lasts a few milliseconds, about as long as
-    // starting the threads: the ratio of two such times is noise.
+    // starting the threads: the ratio of two such times is noise, so it is not printed; nor is
+    // one of times under shared::timing::MIN_COMPARABLE.
     let work = many.found.as_ref().map_or(keyspace.size(), |f| f.index);
-    let meaningful = work >= MEANINGFUL_INDEX;
-    let caveat = if meaningful {
-        "times measured in this run; on a 2-core machine the ceiling is near 2x; use --release"
-    } else {
-        "too short a search for the ratio to mean anything: try a target further in"
+    let speedup = match compare(one.elapsed, many.elapsed) {
+        Some(_) if work >= MEANINGFUL_INDEX => compare_text(one.elapsed, many.elapsed),
+        Some(_) => "not compared (too short a search)".to_owned(),
+        None => compare_text(one.elapsed, many.elapsed),
     };
-    println!("{:<22} {speedup:.2}x ({caveat})", "speedup");
+    if speedup.starts_with("not compared") {
+        println!(
+            "{:<22} {speedup}: a search that ends within the first {} candidates takes about as \
+             long as starting the threads; try a target further in",
+            "speedup",
+            grouped(MEANINGFUL_INDEX)
+        );
+    } else {
+        println!(
+            "{:<22} {speedup} (times measured in this run; on a 2-core machine the ceiling is \
+             near 2x{})",
+            "speedup",
+            cli::debug_build_note()
+        );
+        let ratio = compare(one.elapsed, many.elapsed);
+        if let Some(note) = cli::shortfall_note(&watch, ratio, args.threads) {
+            println!("[main] {note}");
+        }
+    }
     if many.threads > 1 {
         println!(
             "[main] per thread: {}",
@@ -241,38 +265,27 @@ fn crack_and_report(args: &Args) -> anyhow::Result<bool> {
         return Ok(false);
     };
     println!(
-        "result: found {:?} at index {} of {} with 1 and {} threads, speedup {speedup:.2}x{}",
+        "result: found {:?} at index {} of {} with 1 and {} threads, speedup {speedup}",
         found.password,
         grouped(found.index),
         grouped(keyspace.size()),
         args.threads,
-        if meaningful {
-            ""
-        } else {
-            " (too short to mean anything)"
-        }
     );
     Ok(true)
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
+    let args = match parse_args(Args::from_env()) {
         Ok(Some(args)) => args,
         Ok(None) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            return ExitCode::from(2);
-        }
+        Err(error) => return cli::fail(&error, false),
     };
     match crack_and_report(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(2)
-        }
+        Err(error) => cli::fail(&error, args.verbose),
     }
 }

@@ -6,7 +6,7 @@
 
 use level_3_advanced::projects::pipeline::{
     Config, PipelineError, Reject, RunReport, SENSORS, Source, generated_line, run_parallel,
-    run_sequential, spawn,
+    run_sequential, scan_for_valid_record, spawn,
 };
 use sha2::{Digest, Sha256};
 use shared::testing::{TIMEOUT, recv_or_fail, run_within};
@@ -373,6 +373,40 @@ fn a_missing_file_is_a_clear_error() {
     );
     assert!(matches!(
         run_sequential(&source, 16),
+        Err(PipelineError::Open { .. })
+    ));
+}
+
+#[test]
+fn the_scan_finds_the_first_valid_record_or_says_there_is_none() {
+    let mut contents = Vec::new();
+    contents.extend_from_slice(b"id,timestamp,sensor,value\n"); // line 1: the header
+    contents.extend_from_slice(b"\x89PNG\r\n"); // 2: wrong field count
+    contents.extend_from_slice(b"\n"); // 3: empty
+    contents.extend_from_slice(b"5,1700000005,s99,1.0\n"); // 4: unknown sensor
+    contents.extend_from_slice(b"1,1700000001,s01,20.00\n"); // 5: the first valid record
+    contents.extend_from_slice(b"garbage after it\n"); // 6: not read
+    let good = TempFile::with("scan-good", &contents);
+    for batch in [1, 2, 3, 64] {
+        let scan = scan_for_valid_record(&Source::File(good.0.clone()), batch).unwrap();
+        assert_eq!(scan.first_valid, Some(5), "batch {batch}");
+        // Lines 2 to 4, and line 6 when it is in the same batch as line 5.
+        let rejected = scan.rejected.total();
+        assert!((3..=4).contains(&rejected), "batch {batch}: {rejected}");
+    }
+
+    let bad = TempFile::with("scan-bad", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\n\n");
+    let scan = scan_for_valid_record(&Source::File(bad.0.clone()), 2).unwrap();
+    assert_eq!(scan.first_valid, None);
+    assert_eq!(scan.lines, 4);
+    assert_eq!(scan.rejected.total(), 4);
+    let empty = TempFile::with("scan-empty", b"");
+    let scan = scan_for_valid_record(&Source::File(empty.0.clone()), 8).unwrap();
+    assert_eq!((scan.first_valid, scan.lines), (None, 0));
+
+    let missing = std::env::temp_dir().join("l3-p2-scan-test-this-file-does-not-exist.csv");
+    assert!(matches!(
+        scan_for_valid_record(&Source::File(missing), 8),
         Err(PipelineError::Open { .. })
     ));
 }

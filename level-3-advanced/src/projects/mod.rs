@@ -9,7 +9,11 @@
 //! | background job system | `l3-p3-job-system` | [`jobs`] |
 //! | ray tracer | `l3-p4-ray-tracer` | [`raytracer`] |
 //! | hash cracker | `l3-p5-hash-cracker` | [`cracker`] |
+//!
+//! The five command lines share [`cli`]: one thread limit, one error style, one set of exit
+//! codes, and every argument checked before any work.
 
+pub mod cli;
 pub mod cracker;
 pub mod image;
 pub mod jobs;

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The most threads [`crack`] starts. More than the machine has cores only adds switching.
-pub const MAX_THREADS: usize = 256;
+/// The most threads [`crack`] starts, the projects' common limit (its documentation says
+/// why). More than the machine has cores only adds switching.
+pub const MAX_THREADS: usize = crate::projects::cli::MAX_THREADS;
 
 /// Candidates per block: each thread checks the stop flag once per block, so this is how many
 /// hashes a thread may still do after another has found the password.

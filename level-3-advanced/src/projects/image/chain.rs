@@ -84,7 +84,8 @@ impl ChainReport {
 ///
 /// # Errors
 ///
-/// [`ImageError::NoFilters`], [`ImageError::ZeroThreads`], [`ImageError::ZeroTileSize`], or
+/// [`ImageError::NoFilters`], [`ImageError::ZeroThreads`], [`ImageError::TooManyThreads`],
+/// [`ImageError::ZeroTileSize`], or
 /// [`ImageError::Pool`] if the operating system refuses a thread.
 pub fn run_chain(
     image: &Image,
@@ -97,6 +98,9 @@ pub fn run_chain(
     }
     if threads == 0 {
         return Err(ImageError::ZeroThreads);
+    }
+    if threads > crate::projects::cli::MAX_THREADS {
+        return Err(ImageError::TooManyThreads(threads));
     }
     if tile_size == 0 {
         return Err(ImageError::ZeroTileSize);

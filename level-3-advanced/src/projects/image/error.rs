@@ -4,6 +4,7 @@
 
 use super::filters::{FILTER_NAMES, MAX_RADIUS};
 use super::pixels::Layout;
+use crate::projects::cli::MAX_THREADS;
 use shared::pool::BuildError;
 use std::io;
 use std::path::PathBuf;
@@ -88,6 +89,9 @@ pub enum ImageError {
     /// A thread count of 0.
     #[error("the thread count must be at least 1, got 0")]
     ZeroThreads,
+    /// More threads than [`MAX_THREADS`], the projects' common limit.
+    #[error("the thread count must be at most {MAX_THREADS}, got {0}")]
+    TooManyThreads(usize),
     /// A tile size of 0.
     #[error("the tile size must be at least 1 pixel, got 0")]
     ZeroTileSize,

@@ -78,7 +78,10 @@ mod run;
 mod steps;
 
 pub use batch::{Batch, LiveRecords};
-pub use config::{Config, DEFAULT_BATCH, DEFAULT_CAPACITY, MAX_BATCH, MAX_THREADS, PipelineError};
+pub use config::{
+    Config, DEFAULT_BATCH, DEFAULT_CAPACITY, MAX_BATCH, MAX_CAPACITY, MAX_IN_FLIGHT, MAX_THREADS,
+    PipelineError,
+};
 pub use engine::{ReadingsReceiver, StageHandles, StagesReport, spawn};
 pub use generate::{DEFAULT_RECORDS, Defect, FIRST_TIMESTAMP, generated_line, write_line};
 pub use input::{HEADER, MAX_LINE_BYTES, Source};
@@ -87,5 +90,5 @@ pub use records::{
     SensorStats, Summary,
 };
 pub use report::{QueueDepth, QueueReport, RunReport, StageReport};
-pub use run::{run_parallel, run_sequential};
+pub use run::{InputScan, run_parallel, run_sequential, scan_for_valid_record};
 pub use steps::{fingerprint, parse_line, transform, validate};

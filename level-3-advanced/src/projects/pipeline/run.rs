@@ -1,7 +1,8 @@
 //! The two complete runs, each returning a [`RunReport`]: [`run_parallel`] runs the stages on
 //! their own threads (through [`spawn`]) and aggregates on the calling thread;
 //! [`run_sequential`] runs the same per-batch steps one after the other on the calling thread,
-//! the reference the parallel run must match.
+//! the reference the parallel run must match. [`scan_for_valid_record`] is the check before
+//! either: does the input hold any valid record at all?
 
 use super::batch::{
     Batch, LiveRecords, aggregate_batch, parse_batch, transform_batch, validate_batch,
@@ -132,4 +133,68 @@ pub fn run_sequential(source: &Source, batch_size: usize) -> Result<RunReport, P
         peak_in_flight: live.peak(),
         in_flight_bound: batch_size as u64,
     })
+}
+
+/// What [`scan_for_valid_record`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputScan {
+    /// The line number (from 1) of the first valid record, or `None` if there is none.
+    pub first_valid: Option<u64>,
+    /// The lines read, the header not counted: all of them when there is no valid record.
+    pub lines: u64,
+    /// The lines rejected on the way, by reason.
+    pub rejected: Rejections,
+}
+
+/// Reads `source` a batch at a time only as far as its first valid record (one that parsing
+/// and validation accept): the check a program makes before its run, so that an input with
+/// no valid record at all (an empty file, a PNG renamed `.csv`) is refused before any work.
+/// A usable input is read for one batch or so; an unusable one to its end.
+///
+/// ```
+/// use level_3_advanced::projects::pipeline::{Source, scan_for_valid_record};
+///
+/// let scan = scan_for_valid_record(&Source::Generated { records: 10 }, 4)?;
+/// assert_eq!(scan.first_valid, Some(1));
+/// let none = scan_for_valid_record(&Source::Generated { records: 0 }, 4)?;
+/// assert_eq!((none.first_valid, none.lines), (None, 0));
+/// # Ok::<(), level_3_advanced::projects::pipeline::PipelineError>(())
+/// ```
+///
+/// # Errors
+/// [`PipelineError::BatchSize`], [`PipelineError::Open`] or [`PipelineError::Read`].
+pub fn scan_for_valid_record(
+    source: &Source,
+    batch_size: usize,
+) -> Result<InputScan, PipelineError> {
+    Config {
+        threads: 1,
+        capacity: 1,
+        batch_size,
+        announce: false,
+    }
+    .check()?;
+    let mut reader = Reader::open(source)?;
+    let live = Arc::new(LiveRecords::default());
+    let mut rejected = Rejections::default();
+    let mut lines = 0;
+    loop {
+        let (batch, read) = reader.next_batch(batch_size, &live, &mut rejected)?;
+        lines += read;
+        let Some(batch) = batch else {
+            return Ok(InputScan {
+                first_valid: None,
+                lines,
+                rejected,
+            });
+        };
+        let batch = validate_batch(parse_batch(batch, &mut rejected), &mut rejected);
+        if let Some(record) = batch.items().first() {
+            return Ok(InputScan {
+                first_valid: Some(record.line),
+                lines,
+                rejected,
+            });
+        }
+    }
 }

@@ -6,6 +6,7 @@
 use super::pixel::View;
 use super::scene::Scene;
 use super::{MAX_SAMPLES, MAX_SIDE};
+use crate::projects::cli::MAX_THREADS;
 use crate::projects::image::{Image, ImageError, Layout, Tile, tiles};
 use std::collections::BTreeMap;
 use std::io;
@@ -39,6 +40,9 @@ impl RenderSettings {
         check_picture(self.width, self.height, self.samples)?;
         if self.threads == 0 {
             return Err(RenderError::ZeroThreads);
+        }
+        if self.threads > MAX_THREADS {
+            return Err(RenderError::TooManyThreads(self.threads));
         }
         if self.tile_size == 0 {
             return Err(RenderError::ZeroTileSize);
@@ -101,6 +105,9 @@ pub enum RenderError {
     /// A thread count of 0.
     #[error("the thread count must be at least 1, got 0")]
     ZeroThreads,
+    /// More threads than [`MAX_THREADS`], the projects' common limit.
+    #[error("the thread count must be at most {MAX_THREADS}, got {0}")]
+    TooManyThreads(usize),
     /// A tile size of 0.
     #[error("the tile size must be at least 1 pixel, got 0")]
     ZeroTileSize,

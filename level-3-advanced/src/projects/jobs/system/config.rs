@@ -11,8 +11,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The most worker threads a system may have.
-pub const MAX_WORKERS: usize = 256;
+/// The most worker threads a system may have: the projects' common limit,
+/// [`crate::projects::cli::MAX_THREADS`] (its documentation says why).
+pub const MAX_WORKERS: usize = crate::projects::cli::MAX_THREADS;
 
 /// Something the system did, told to the [`Config::on_event`] callback on the thread that did
 /// it: after the log holds the record that says so, and before the change shows in a status.
