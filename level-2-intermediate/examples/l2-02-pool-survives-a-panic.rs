@@ -16,7 +16,7 @@
 //! the results, then `result: 5 sums matched, 1 panic caught, the pool kept working`.
 
 use anyhow::{Context, anyhow, bail};
-use shared::pool::{TaskError, TaskHandle, WorkerPool};
+use shared::pool::{SAMPLE_ALL_FIRST, SAMPLE_EVERY, TaskError, TaskHandle, WorkerPool};
 
 /// The good tasks: task `n` sums `n` million square roots. 0 is the bad input.
 const SIZES: [u64; 5] = [1, 2, 3, 4, 5];
@@ -35,11 +35,19 @@ fn main() -> anyhow::Result<()> {
     let handles = submit_with_a_bad_task(&pool)?;
     let (sums, panics) = settle_every_handle(handles)?;
     let after = submit_after_the_panic(&pool)?;
+    let threads_up = pool.metrics().threads; // before join, while the workers are alive
     pool.join()
         .map_err(|e| anyhow!("could not wait for the pool: {e}"))?;
     drop(quiet); // back to the default report
     let metrics = pool.metrics();
-    println!("[main] the pool's metrics:\n{metrics}");
+    println!("[main] the pool's metrics, after join: its {threads_up} threads have exited");
+    println!("{metrics}");
+    println!(
+        "[main] `wait` and `run` time a sample of tasks, every one of the first {SAMPLE_ALL_FIRST} \
+         a thread submits, then one in {SAMPLE_EVERY}: `n` = {} of the {} submitted",
+        metrics.run_time.count(),
+        metrics.submitted
+    );
 
     assert_eq!(sums.len(), SIZES.len());
     for &(n, sum) in &sums {
