@@ -29,7 +29,12 @@ use std::time::Duration;
 const SPAWNS: u64 = 1_000;
 
 fn main() -> anyhow::Result<()> {
-    println!("[main] every time below varies with the machine, the build (debug or --release)");
+    let build = if cfg!(debug_assertions) {
+        "a debug build: --release runs faster"
+    } else {
+        "a release build"
+    };
+    println!("[main] every time below varies with the machine, the build (this is {build})");
     println!("[main] and the run: read it as an order of magnitude");
 
     let (spawned_total, spawn_time) = timed(spawn_and_join_each);
