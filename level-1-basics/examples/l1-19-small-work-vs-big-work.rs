@@ -120,6 +120,12 @@ fn split_a_big_job(cores: usize) -> u64 {
     println!(
         "[main]   speedup:              {speedup:>10.2}x (the ideal is {cores}x on {cores} cores)"
     );
+    if speedup > 1.1 * cores as f64 {
+        println!(
+            "[main]   (above {cores}x: the sequential run was slowed by something else, such as"
+        );
+        println!("[main]   other processes; counting primes cannot gain more than its cores)");
+    }
     // What this lesson teaches: a big job gets faster, by at least 1.5x on 2 free cores.
     if let Some(note) = watch.shortfall_note(speedup, 1.5_f64.min(cores as f64)) {
         println!("[main]   {note}");
