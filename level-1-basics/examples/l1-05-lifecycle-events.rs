@@ -21,9 +21,10 @@
 //!
 //! Run: `cargo run --example l1-05-lifecycle-events`
 //!
-//! Expect: each worker's events as the main thread reads them; Rust's default panic report
-//! for `faulty-worker` on stderr (the panic is part of the lesson; l1-13 shows how to print
-//! it your way), then `result: fib-worker Finished (fib(10) = 55), faulty-worker Panicked`.
+//! Expect: each worker's events as the main thread reads them; one `[panic hook]` line for
+//! `faulty-worker` on stderr (the panic is part of the lesson, so `shared::panics::quiet_hook`
+//! reports it without a backtrace; l1-13 shows how such a hook is written), then
+//! `result: fib-worker Finished (fib(10) = 55), faulty-worker Panicked`.
 
 use anyhow::Context;
 use shared::worker::{Event, Exit, Worker, WorkerContext};
@@ -48,12 +49,14 @@ fn main() -> anyhow::Result<()> {
 
     // 2. The same code, a request that makes it panic: 'error' then 'exit', and the message
     //    survives.
+    let quiet = shared::panics::quiet_hook(); // one line for this panic, no backtrace
     let faulty = Worker::spawn("faulty-worker", (), fib_server).context("spawn faulty-worker")?;
     faulty
         .post(Command::Fib(94))
         .context("faulty-worker stopped early")?;
     let faulty_events = events_until_exit(&faulty)?;
     let faulty_exit = faulty.join();
+    drop(quiet); // Rust's default report again, for any panic nobody meant
 
     let fib_answer = Reply::Fib { n: 10, value: 55 };
     let finished = [

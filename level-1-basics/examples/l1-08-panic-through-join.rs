@@ -12,8 +12,9 @@
 //!
 //! Run: `cargo run --example l1-08-panic-through-join`
 //!
-//! Expect: Rust's default panic report for `crasher` on stderr (it is part of the lesson;
-//! l1-13 shows how to print it your way), then
+//! Expect: one `[panic hook]` line for `crasher` on stderr (the panic is part of the lesson,
+//! so `shared::panics::quiet_hook` reports it without a backtrace; l1-13 shows how such a
+//! hook is written), then
 //! `result: crasher's join() gave Err("index out of bounds: the len is 2 but the index is 2"); main carried on and got 30`.
 
 use anyhow::{Context, anyhow, bail};
@@ -21,6 +22,7 @@ use shared::testing::panic_message;
 use std::thread;
 
 fn main() -> anyhow::Result<()> {
+    let quiet = shared::panics::quiet_hook(); // one line for this panic, no backtrace
     let crasher = thread::Builder::new()
         .name("crasher".to_owned())
         .spawn(|| last_of(&[10, 20]))
@@ -30,6 +32,7 @@ fn main() -> anyhow::Result<()> {
         Ok(value) => bail!("crasher should have panicked, returned {value}"),
         Err(payload) => panic_message(payload.as_ref()),
     };
+    drop(quiet); // Rust's default report again, for any panic nobody meant
     println!("[main] crasher's join() -> Err: {message:?}; main carries on");
 
     // The panic ended `crasher` only: this thread, and new workers, run as before.

@@ -13,7 +13,8 @@
 //!
 //! Run: `cargo run --example l1-11-mutex-poisoning`
 //!
-//! Expect: Rust's default panic report for `transfer` on stderr (part of the lesson), then
+//! Expect: one `[panic hook]` line for `transfer` on stderr (the panic is part of the lesson,
+//! so `shared::panics::quiet_hook` reports it without a backtrace; lesson l1-13), then
 //! `result: poisoned after a panic mid-transfer (total 70), repaired to 100 and cleared`.
 
 use anyhow::{Context, anyhow, bail};
@@ -23,8 +24,10 @@ use std::thread;
 fn main() -> anyhow::Result<()> {
     let accounts = Arc::new(Mutex::new(Accounts { alice: 100, bob: 0 }));
 
+    let quiet = shared::panics::quiet_hook(); // one line for this panic, no backtrace
     let transfer = spawn_transfer_that_crashes(Arc::clone(&accounts))?;
     assert!(transfer.join().is_err(), "the transfer panicked");
+    drop(quiet); // Rust's default report again, for any panic nobody meant
     let was_poisoned = accounts.is_poisoned();
 
     let seen = inspect_and_repair(&accounts)?;

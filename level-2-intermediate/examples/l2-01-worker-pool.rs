@@ -8,7 +8,8 @@
 //!
 //! Shows: the Node example's run on a pool of 3: ids from a counter (unique by construction),
 //! each worker saying which task it runs, results joined in submission order (whatever order
-//! they finished in) and checked against a sequential run, then the pool's metrics.
+//! they finished in) and checked against a sequential run, then the pool's metrics, read
+//! after `join` (so its threads have exited), with what their timing sample covers.
 //!
 //! Run: `cargo run --release --example l2-01-worker-pool` (a debug build takes a few seconds)
 //!
@@ -16,7 +17,7 @@
 //! then `result: 8 tasks on 3 workers, 8 unique ids, every sum matched`.
 
 use anyhow::{Context, anyhow, ensure};
-use shared::pool::{TaskHandle, WorkerPool};
+use shared::pool::{SAMPLE_ALL_FIRST, SAMPLE_EVERY, TaskHandle, WorkerPool};
 use std::collections::HashSet;
 use std::thread;
 
@@ -30,10 +31,18 @@ fn main() -> anyhow::Result<()> {
     let pool = start_pool()?;
     let tasks = submit_all(&pool)?;
     let results = join_in_submission_order(tasks)?;
+    let threads_up = pool.metrics().threads; // before join, while the workers are alive
     pool.join()
         .map_err(|e| anyhow!("could not wait for the pool: {e}"))?;
     let metrics = pool.metrics();
-    println!("[main] the pool's metrics:\n{metrics}");
+    println!("[main] the pool's metrics, after join: its {threads_up} threads have exited");
+    println!("{metrics}");
+    println!(
+        "[main] `wait` and `run` time a sample of tasks, every one of the first {SAMPLE_ALL_FIRST} \
+         a thread submits, then one in {SAMPLE_EVERY}: `n` = {} of the {} submitted",
+        metrics.run_time.count(),
+        metrics.submitted
+    );
 
     // Each sum equals the same work done here, in the same order: identical to the last bit.
     let ids: HashSet<u64> = results.iter().map(|r| r.id).collect();

@@ -11,25 +11,21 @@
 //!
 //! Run: `cargo run --release --example l2-02-pool-survives-a-panic`
 //!
-//! Expect: one `[pool-N] panicked: ...` line on stderr from the task that panics on purpose,
+//! Expect: one `[panic hook] thread 'pool-N' panicked at ...` line on stderr from the task that
+//! panics on purpose (`shared::panics::quiet_hook` reports it without a backtrace),
 //! the results, then `result: 5 sums matched, 1 panic caught, the pool kept working`.
 
 use anyhow::{Context, anyhow, bail};
-use shared::pool::{TaskError, TaskHandle, WorkerPool};
-use shared::testing::panic_message;
-use std::panic;
-use std::thread;
+use shared::pool::{SAMPLE_ALL_FIRST, SAMPLE_EVERY, TaskError, TaskHandle, WorkerPool};
 
 /// The good tasks: task `n` sums `n` million square roots. 0 is the bad input.
 const SIZES: [u64; 5] = [1, 2, 3, 4, 5];
 const BAD: u64 = 0;
 
 fn main() -> anyhow::Result<()> {
-    // One line per panic, from the thread that panicked, instead of the default report.
-    // Lesson l1-13 covers panic hooks.
-    panic::set_hook(Box::new(|info| {
-        eprintln!("[{}] panicked: {}", me(), panic_message(info.payload()));
-    }));
+    // One line per panic, from the thread that panicked, instead of the default report and
+    // its backtrace: this panic is on purpose. Lesson l1-13 covers panic hooks.
+    let quiet = shared::panics::quiet_hook();
     let pool = WorkerPool::builder()
         .threads(3)
         .thread_name(|index| format!("pool-{index}"))
@@ -39,11 +35,19 @@ fn main() -> anyhow::Result<()> {
     let handles = submit_with_a_bad_task(&pool)?;
     let (sums, panics) = settle_every_handle(handles)?;
     let after = submit_after_the_panic(&pool)?;
+    let threads_up = pool.metrics().threads; // before join, while the workers are alive
     pool.join()
         .map_err(|e| anyhow!("could not wait for the pool: {e}"))?;
-    drop(panic::take_hook()); // back to the default report
+    drop(quiet); // back to the default report
     let metrics = pool.metrics();
-    println!("[main] the pool's metrics:\n{metrics}");
+    println!("[main] the pool's metrics, after join: its {threads_up} threads have exited");
+    println!("{metrics}");
+    println!(
+        "[main] `wait` and `run` time a sample of tasks, every one of the first {SAMPLE_ALL_FIRST} \
+         a thread submits, then one in {SAMPLE_EVERY}: `n` = {} of the {} submitted",
+        metrics.run_time.count(),
+        metrics.submitted
+    );
 
     assert_eq!(sums.len(), SIZES.len());
     for &(n, sum) in &sums {
@@ -114,10 +118,6 @@ fn submit_after_the_panic(pool: &WorkerPool) -> anyhow::Result<f64> {
     let sum = handle.join().context("the task after the panic")?;
     println!("[main] a task submitted after the panic: {sum:.1}");
     Ok(sum)
-}
-
-fn me() -> String {
-    thread::current().name().unwrap_or("<unnamed>").to_owned()
 }
 
 /// The sum of the square roots of `0..n` million. Panics for `n == 0`, the bad input.

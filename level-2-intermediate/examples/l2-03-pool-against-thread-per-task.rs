@@ -17,8 +17,8 @@
 
 use anyhow::{Context, anyhow};
 use shared::WorkerPool;
-use shared::pool::PoolMetrics;
-use shared::timing::{ratio, timed};
+use shared::pool::{PoolMetrics, SAMPLE_ALL_FIRST, SAMPLE_EVERY};
+use shared::timing::{compare_text, timed};
 use std::hint::black_box;
 use std::thread;
 use std::time::Duration;
@@ -37,7 +37,14 @@ fn main() -> anyhow::Result<()> {
     let (spawned_sum, spawned) = timed(a_thread_per_task);
     let (pooled_sum, pooled) = timed(|| on_a_pool(threads));
     let (spawned_sum, (pooled_sum, metrics)) = (spawned_sum?, pooled_sum?);
-    println!("[main] the small-task pool's metrics:\n{metrics}");
+    println!("[main] the small-task pool's metrics, after join: its {threads} threads have exited");
+    println!("{metrics}");
+    println!(
+        "[main] `wait` and `run` time a sample of tasks, every one of the first {SAMPLE_ALL_FIRST} \
+         a thread submits, then one in {SAMPLE_EVERY}: `n` = {} of the {} submitted",
+        metrics.run_time.count(),
+        metrics.submitted
+    );
     println!("[main] (compare `wait` with `run`: tasks this small, queued all at once, usually");
     println!("[main] wait far longer than they run; lesson l2-21 measures queue wait)");
 
@@ -52,15 +59,15 @@ fn main() -> anyhow::Result<()> {
         pooled.as_secs_f64() * 1e3,
         per_task(pooled)
     );
-    let ratio = ratio(spawned, pooled);
-    println!("[main] the pool was {ratio:.1}x faster (this ratio varies by machine and run)");
+    let faster = compare_text(spawned, pooled);
+    println!("[main] the pool was {faster} faster (this ratio varies by machine and run)");
 
     assert_eq!(spawned_sum, expected);
     assert_eq!(pooled_sum, expected);
     assert_eq!(metrics.completed, SMALL_TASKS);
     println!(
-        "result: {SMALL_TASKS} small tasks, the same sum both ways; the pool was {ratio:.1}x \
-         faster than one thread each"
+        "result: {SMALL_TASKS} small tasks, the same sum both ways; the pool was {faster} faster \
+         than one thread each"
     );
     Ok(())
 }

@@ -3,16 +3,18 @@
 //! Replaces Node's `process.on('uncaughtException')` with `threadId` in the message, and
 //! `worker.on('error')`. A panic hook runs on the panicking thread, before unwinding, so
 //! `thread::current()` there is the thread that panicked. Std's default hook already names
-//! the thread (`thread 'parser-1' panicked at ...`; an unnamed one shows as `<unnamed>`); a
+//! the thread (`thread 'parser-1' (31540) panicked at ...`, with the OS's thread id; an unnamed
+//! one shows as `<unnamed>`); a
 //! custom hook is where a program adds what the default leaves out: the id, a log format, a
 //! count, a backtrace. `join` then hands the panic's payload to the main thread.
 //!
 //! Shows: a thread named `parser-1` that panics on bad input; a custom hook that reports its
-//! name, id and place (and a backtrace when `RUST_BACKTRACE=1`); `join` carrying the panic
+//! name, id and place (and, when `RUST_BACKTRACE=1`, the backtrace's frames in this file: the
+//! ones to read first, without the thirty-odd lines of std around them); `join` carrying the panic
 //! message to the main thread; the previous hook put back afterwards.
 //!
 //! Run: `cargo run --release --example l2-18-panic-hook`
-//! (`RUST_BACKTRACE=1 cargo run ...` adds the panicking thread's backtrace to its report)
+//! (`RUST_BACKTRACE=1 cargo run ...` adds this file's frames of the backtrace to its report)
 //!
 //! Expect: a `[panic hook]` line on stderr naming `parser-1`, then `result: parser-1's panic
 //! seen by the hook and caught by join: "the port must be a number: ..."`.
@@ -90,7 +92,18 @@ fn naming_hook(info: &PanicHookInfo<'_>, seen: &Mutex<Vec<String>>) {
     // walking the stack is slow. `force_capture` would ignore the variables.
     let backtrace = Backtrace::capture();
     if backtrace.status() == BacktraceStatus::Captured {
-        eprintln!("[panic hook] backtrace of '{name}':\n{backtrace}");
+        // Each frame is a line with its function, then an `at file:line` line.
+        let text = backtrace.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        let ours: Vec<String> = lines
+            .windows(2)
+            .filter(|frame| frame[1].contains(file!()))
+            .map(|frame| format!("{}\n{}", frame[0], frame[1]))
+            .collect();
+        let (kept, all) = (ours.len(), lines.len());
+        let ours = ours.join("\n");
+        eprintln!("[panic hook] backtrace of '{name}', its {kept} frames in this file:\n{ours}");
+        eprintln!("[panic hook] ({all} lines in all: print `backtrace` itself to see them)");
     } else {
         eprintln!("[panic hook] no backtrace: run with RUST_BACKTRACE=1 to get one");
     }

@@ -8,7 +8,9 @@
 //! the upper half holds the larger, dearer numbers. The middle of the table is the sweet spot.
 //!
 //! Shows: the table of chunk sizes with the time and the speedup over a sequential run, the
-//! overhead of one task estimated from it, and why two halves do not balance, measured.
+//! overhead of one task estimated from it, and why two halves do not balance, measured. When
+//! even the fastest row gains less than 1.5x on 2 or more cores, the lesson says how busy the
+//! rest of the machine was (`shared::timing::CpuWatch`).
 //!
 //! Run: `cargo run --release --example l2-22-task-granularity` (a debug build is 10-20 times
 //! slower and mostly measures the debug build)
@@ -18,7 +20,7 @@
 
 use anyhow::Context;
 use shared::WorkerPool;
-use shared::timing::{ratio, timed};
+use shared::timing::{CpuWatch, ratio, timed};
 use shared::workload::count_primes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
@@ -34,6 +36,7 @@ fn main() -> anyhow::Result<()> {
     let cores = thread::available_parallelism()
         .context("cannot query parallelism")?
         .get();
+    let watch = CpuWatch::start();
     let (sequential_count, sequential) = timed(|| count_primes(0..LIMIT));
     println!(
         "[main] sequential (main thread): {:>8.1} ms; read ratios, not times",
@@ -65,6 +68,10 @@ fn main() -> anyhow::Result<()> {
         .min_by_key(|run| run.time)
         .context("the table has rows")?;
     explain_the_overhead(&runs[0], best, sequential, cores);
+    let expected = 1.5_f64.min(cores as f64); // the middle rows, on cores free for this run
+    if let Some(note) = watch.shortfall_note(ratio(sequential, best.time), expected) {
+        println!("[main] {note}");
+    }
     let (halves_count, imbalance) = time_the_two_halves();
     println!("[main] chunk {LIMIT}: one task, one busy core, the others idle");
 

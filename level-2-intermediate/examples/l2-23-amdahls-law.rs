@@ -15,10 +15,12 @@
 //!
 //! Expect: the Amdahl table, then `result: 148933 primes every run; s = ..., predicted ...x on
 //! N threads, measured ...x (times vary by machine)`. Every count is asserted; no time is. On
-//! a machine busy with other work the measured speedups shrink, and the ratios say so.
+//! a machine busy with other work the measured speedups shrink, and the ratios say so; below
+//! 90% of the prediction the lesson also says how busy the rest of the machine was
+//! (`shared::timing::CpuWatch`).
 
 use anyhow::Context;
-use shared::timing::{ratio, timed};
+use shared::timing::{CpuWatch, ratio, timed};
 use shared::workload::{count_primes, count_primes_parallel};
 use std::thread;
 use std::time::Duration;
@@ -37,6 +39,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "[main] serial 0..{SERIAL_END}, then {SERIAL_END}..{LIMIT} on n threads; best of {REPEATS}"
     );
+    let watch = CpuWatch::start();
     let (one_count, serial, parallel_on_one) = amdahl_job(1);
     let total_on_one = serial + parallel_on_one;
     let s = ratio(serial, total_on_one);
@@ -68,6 +71,10 @@ fn main() -> anyhow::Result<()> {
             ms(total),
             amdahl(s, n as f64)
         );
+    }
+    let expected = 0.9 * amdahl(s, cores as f64); // the law, with a margin for noise
+    if let Some(note) = watch.shortfall_note(measured_at_cores, expected) {
+        println!("[main] {note}");
     }
     println!("[main] what the law promises with more cores, for this s (not measured here):");
     for n in [4.0, 8.0, 64.0] {

@@ -15,12 +15,13 @@
 //! Expect: two tables, then `result: the same 32 answers both ways; round-robin gave rr-0
 //! 99.8% of the work; wall time round-robin / shared queue = ...x; busiest thread's CPU time
 //! ratio ...x (times vary by machine)`. On an idle 2-core machine both ratios come close to
-//! 2x; on a busy one the wall times blur, while the CPU-time ratio still shows the imbalance.
+//! 2x; on a busy one the wall times blur (the lesson then says how busy, with
+//! `shared::timing::CpuWatch`), while the CPU-time ratio still shows the imbalance.
 
 use anyhow::{Context, anyhow};
 use cpu_time::ThreadTime;
 use crossbeam_channel::Receiver;
-use shared::timing::{ratio, timed};
+use shared::timing::{CpuWatch, ratio, timed};
 use shared::workload::{checked_fib, fib, fib_set};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -37,6 +38,7 @@ const INPUTS: [u32; TASKS] = [
 
 fn main() -> anyhow::Result<()> {
     let total_calls: u64 = INPUTS.iter().map(|&n| calls(n)).sum();
+    let watch = CpuWatch::start();
     let (expected, sequential) = timed(|| fib_set(&INPUTS));
     println!(
         "[main] {TASKS} tasks, {:.1} M calls of fib; sequential, on the main thread: {:.1} ms",
@@ -58,14 +60,15 @@ fn main() -> anyhow::Result<()> {
     print_run(&queue, sequential);
 
     let wall_ratio = ratio(rr.wall, queue.wall);
-    // The busiest thread's CPU time is the wall time the run would take with a core to itself:
-    // unlike the wall times, this ratio holds on a machine busy with other programs.
+    // The busiest thread's CPU time: the run's wall time with cores to itself, even when busy.
     let busiest = |run: &Run| run.loads.iter().map(|l| l.busy).max().unwrap_or_default();
     let busiest_ratio = ratio(busiest(&rr), busiest(&queue));
     println!(
         "\n[main] round-robin / shared queue: wall time {wall_ratio:.2}x, busiest CPU time {busiest_ratio:.2}x"
     );
     println!("[main] round-robin decided who does what before knowing what anything costs");
+    let note = watch.shortfall_note(wall_ratio, 1.5); // on 2 cores free for this run
+    note.iter().for_each(|note| println!("[main] {note}"));
 
     for run in [&rr, &queue] {
         assert_eq!(run.values, expected);
@@ -101,9 +104,7 @@ fn calls(n: u32) -> u64 {
 /// A closed channel holding `tasks`: a thread that loops over it stops when it is empty.
 fn queue_of(tasks: impl Iterator<Item = (usize, u32)>) -> Receiver<(usize, u32)> {
     let (tx, rx) = crossbeam_channel::unbounded();
-    for task in tasks {
-        tx.send(task).expect("the receiver is right here");
-    }
+    tasks.for_each(|task| tx.send(task).expect("the receiver is right here"));
     rx
 }
 
@@ -157,8 +158,7 @@ fn run_on_threads(name: &str, queues: Vec<Receiver<(usize, u32)>>) -> anyhow::Re
             .collect::<anyhow::Result<Vec<_>>>()
     })?;
     let wall = start.elapsed();
-    let mut values = vec![0; TASKS];
-    let mut loads = Vec::new();
+    let (mut values, mut loads) = (vec![0; TASKS], Vec::new());
     for (pairs, load) in per_thread {
         for (index, value) in pairs {
             values[index] = value;

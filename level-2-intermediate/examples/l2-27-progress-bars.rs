@@ -1,21 +1,22 @@
 //! # Lesson l2-27: progress bars, drawn by the main thread alone
 //!
 //! Replaces the Node course's main thread printing each worker's progress messages, with
-//! bars: `indicatif::MultiProgress`, one bar per worker and one for the total. The rule that keeps the screen whole is lesson l2-26's: the workers
-//! only send reports; the **main thread alone** owns the terminal and every bar. Here every
-//! bar update goes through one `Bars` value that checks it runs on the main thread and counts
-//! its updates. When a job fails midway, its bar is abandoned with the error, and the total
-//! bar's goal drops the blocks that will never run, so it still ends full.
+//! bars: `indicatif::MultiProgress`, one bar per worker and one for the total. The rule that
+//! keeps the screen whole is lesson l2-26's: the workers only send reports; the **main thread
+//! alone** owns the terminal and every bar (the `Bars` value checks it). A job that fails midway
+//! has its bar abandoned, and the total's goal drops the blocks that will never run.
 //!
-//! indicatif draws on stderr only when it is a terminal: under CI, or with `2>file`, the bars
-//! are hidden (and cost nothing), and the checks still run.
+//! `{wide_bar}` sizes each bar to the terminal, and no message is drawn beside it, so no line
+//! wraps (a wrapped line breaks the redrawing); each job's outcome, a long error included,
+//! follows as a plain line. indicatif draws on stderr only when it is a terminal: under CI, or
+//! with `2>file`, the bars are hidden (and cost nothing); the outcome lines and checks remain.
 //!
 //! Run: `cargo run --release --example l2-27-progress-bars` (in a terminal, to see the bars)
 //!
-//! Expect: four bars and a total bar filling up (in a terminal); three reach 100% and one
-//! stops with `failed: the block 10000000..10050000 reaches past the limit of 10000000`; then
-//! `result: 3 bars full, 1 abandoned after 4 of 8 blocks, the total bar full; 193 bar updates,
-//! all on the main thread`.
+//! Expect: five bars as wide as the terminal (in one), three reaching 100%, one stopping at 4/8;
+//! a line per job, one `failed: the block 10000000..10050000 reaches past the limit of
+//! 10000000`; then `result: 3 bars full, 1 abandoned after 4 of 8 blocks, the total bar full;
+//! 193 bar updates, all on the main thread`.
 
 use anyhow::{Context, anyhow};
 use crossbeam_channel::Sender;
@@ -124,7 +125,7 @@ struct Bars {
 impl Bars {
     fn new(jobs: &[Range<u64>]) -> anyhow::Result<Self> {
         let style = ProgressStyle::with_template(
-            "{prefix:>9} [{bar:40.cyan/blue}] {pos:>3}/{len:3} blocks {msg}",
+            "{prefix:>9} [{wide_bar:.cyan/blue}] {pos:>3}/{len:3}", // no {msg}: see `finish`
         )
         .context("bad bar template")?
         .progress_chars("=> ");
@@ -162,7 +163,6 @@ impl Bars {
         self.updates += 1;
     }
 
-    /// Applies one report to the bars.
     fn apply(&mut self, worker: usize, event: &Event) -> anyhow::Result<()> {
         self.check_thread();
         let bar = self
@@ -175,10 +175,9 @@ impl Bars {
                 self.total.inc(done - bar.position());
                 bar.set_position(*done);
             }
-            Event::Finished { primes } => bar.finish_with_message(format!("done: {primes} primes")),
+            Event::Finished { primes } => bar.finish_with_message(format!("done, {primes} primes")),
             Event::Failed { done, error } => {
-                // Those blocks will never run: the total's goal shrinks by them, so that the
-                // total bar still ends at 100% of the work that could be done.
+                // Those blocks will never run: the total's goal drops them, so it still fills.
                 self.total
                     .dec_length(bar.length().unwrap_or(0).saturating_sub(*done));
                 bar.abandon_with_message(format!("failed: {error}"));
@@ -187,8 +186,15 @@ impl Bars {
         Ok(())
     }
 
+    /// Finishes the total bar, then prints each job's outcome (its bar's message) as a line.
     fn finish(&mut self) {
         self.check_thread();
-        self.total.finish_with_message("all jobs settled");
+        self.total.finish();
+        if !self.total.is_hidden() {
+            eprintln!(); // below the bars' last line, which indicatif leaves open
+        }
+        for (w, bar) in self.workers.iter().enumerate() {
+            println!("[main] worker-{w}: {}", bar.message());
+        }
     }
 }

@@ -64,6 +64,10 @@ fn main() {
         "[main] the number lost changes from run to run; 0 means the threads never ran at the \
          same instant, not that the code is right"
     );
+    println!(
+        "[main] it counts increments, not collisions: one stale store overwrites every increment \
+         the other threads made since its load, often many (lesson l3-02 counts collisions)"
+    );
     println!("result: fetch_add {added} of {EXPECTED}, load+store lost {lost} of {RACY_EXPECTED}");
 }
 

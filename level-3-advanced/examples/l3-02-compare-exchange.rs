@@ -10,9 +10,21 @@
 //! threads add 1 five million times each; every time a thread's value is outdated it retries,
 //! and the retries are counted: each is a conflict that load-then-store would have lost.
 //!
+//! A **retry** is one `compare_exchange` that failed because the counter changed after this
+//! thread read it (another thread's update got in between; with `_weak`, or the hardware gave
+//! up spuriously): the thread reads the new value and tries again, and nothing is lost. Expect
+//! far fewer retries than lesson l3-01 lost updates, for two reasons. l3-01 counts *updates*:
+//! one stale `store` overwrites every increment the other threads made since its `load`, many
+//! at once, while a retry counts one collision. And in a release build collisions are rare: the
+//! `load` and the `compare_exchange` are a few instructions apart on a cache line this core has
+//! just fetched, and another core needs longer than that to take the line away (on 2 cores,
+//! only 2 of the 4 threads run at any instant, too). A debug build puts far more instructions
+//! between the two, and retries far more often.
+//!
 //! Run: `cargo run --release --example l3-02-compare-exchange`
 //!
-//! Expect: each thread's retries (they vary: threads that never overlap never retry), then
+//! Expect: each thread's retries (they vary widely from run to run and between debug and
+//! release builds: threads that never overlap never retry), then
 //! `result: compare_exchange 20000000 of 20000000 after M retries`.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -28,6 +40,11 @@ fn main() {
     println!(
         "[main] total {total} of {EXPECTED}; {retries} retries, each a conflict that \
          load-then-store would have lost"
+    );
+    println!(
+        "[main] a retry: a compare_exchange that found the counter changed since this thread \
+         read it, and tried again from the new value (nothing lost); the fewer instructions \
+         between the read and the compare_exchange, the fewer retries (the header says more)"
     );
     assert_eq!(total, EXPECTED, "compare_exchange never loses an update");
     println!("result: compare_exchange {total} of {EXPECTED} after {retries} retries");

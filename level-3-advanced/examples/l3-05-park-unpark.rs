@@ -17,8 +17,9 @@
 //!
 //! Expect: how often each side slept, with hundreds of early wake-ups (an `unpark` that arrives
 //! while its target is still awake leaves a token, and the target's next `park` returns at once:
-//! the loop looks again and parks again); the time per round trip (machine-dependent: compare
-//! it with lessons l3-04 and l3-06); the early unpark kept; then `result: 5000 round trips,
+//! the loop looks again and parks again); the time per round trip (it varies by machine and
+//! run, and shows the order of magnitude, microseconds; separate runs of l3-04 to l3-06 on a
+//! shared machine do not rank them); the early unpark kept; then `result: 5000 round trips,
 //! an early unpark kept`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -42,7 +43,7 @@ fn main() {
         assert!(early <= sleeps);
     }
     let per_trip = elapsed.as_secs_f64() * 1e6 / f64::from(ROUNDS);
-    println!("[main] {per_trip:.2} us per round trip");
+    println!("[main] {per_trip:.2} µs per round trip (it varies by machine and run)");
 
     unpark_before_park();
     println!("result: {ROUNDS} round trips, an early unpark kept");

@@ -14,7 +14,8 @@
 //! Run: `cargo run --release --example l3-06-condvar`
 //!
 //! Expect: how often each side slept and woke too early (both vary), the time per round trip
-//! (machine-dependent: compare it with lessons l3-04 and l3-05, not with a number), then
+//! (it varies by machine and run, and shows the order of magnitude, microseconds; separate runs
+//! of l3-04 to l3-06 on a shared machine do not rank them), then
 //! `result: 5000 round trips through a Mutex and a Condvar`.
 
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -38,7 +39,7 @@ fn main() {
         assert!(early <= sleeps);
     }
     let per_trip = elapsed.as_secs_f64() * 1e6 / f64::from(ROUNDS);
-    println!("[main] {per_trip:.2} us per round trip");
+    println!("[main] {per_trip:.2} µs per round trip (it varies by machine and run)");
     println!("result: {ROUNDS} round trips through a Mutex and a Condvar");
 }
 

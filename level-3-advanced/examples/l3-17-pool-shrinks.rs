@@ -13,8 +13,9 @@
 //!
 //! Run: `cargo run --release --example l3-17-pool-shrinks`
 //!
-//! Expect: `[scale-N] exited` lines down to 2 about 0.2 s after the tasks finish, one `panicked`
-//! line on stderr from the task that panics on purpose, then `result: shrank 8 -> 2 after
+//! Expect: `[scale-N] exited` lines down to 2 about 0.2 s after the tasks finish, one
+//! `[panic hook]` line on stderr from the task that panics on purpose (`shared::panics`
+//! reports it without a backtrace), then `result: shrank 8 -> 2 after
 //! keep-alive; a panic caught, 2 threads still live, every start had its exit`.
 
 use anyhow::{Context, anyhow, bail, ensure};
@@ -52,10 +53,12 @@ fn main() -> anyhow::Result<()> {
     );
 
     println!("[main] --- a task that panics ---");
+    let quiet = shared::panics::quiet_hook(); // one line for this panic, no backtrace
     let outcome = pool
         .submit(|| -> u32 { panic!("bad input, on purpose") })
         .map_err(|e| anyhow!("the panicking task was refused: {e}"))?
         .join();
+    drop(quiet); // Rust's default report again, for any panic nobody meant
     println!("[main] its handle settled with {outcome:?}");
     ensure!(
         matches!(&outcome, Err(TaskError::Panicked(m)) if m.contains("on purpose")),

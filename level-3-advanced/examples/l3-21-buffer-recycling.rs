@@ -18,7 +18,7 @@
 use anyhow::{anyhow, ensure};
 use crossbeam_channel::{Receiver, Sender};
 use shared::alloc::{self, AllocStats, CountingAllocator};
-use shared::timing::ratio;
+use shared::timing::compare_text;
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         recycled.push(pipeline(Buffers::Recycled)?);
     }
     let best = |runs: &[Run]| runs.iter().map(|r| r.time).min().unwrap_or_default();
-    let speedup = ratio(best(&per_task), best(&recycled));
+    let speedup = compare_text(best(&per_task), best(&recycled));
     let (per_task, recycled) = (&per_task[ROUNDS - 1], &recycled[ROUNDS - 1]);
     for (label, run) in [("per task", per_task), ("recycled", recycled)] {
         println!(
@@ -60,7 +60,7 @@ fn main() -> anyhow::Result<()> {
         );
     }
     println!(
-        "[main] time: per task / recycled = {speedup:.2}x (the system allocator reuses freed \
+        "[main] time: per task / recycled = {speedup} (the system allocator reuses freed \
          blocks quickly too: the sure win is the count)"
     );
 
@@ -81,7 +81,7 @@ fn main() -> anyhow::Result<()> {
         recycled.allocated
     );
     println!(
-        "result: {TASKS} tasks: {} buffer allocations per-task vs {} recycled ({speedup:.2}x, \
+        "result: {TASKS} tasks: {} buffer allocations per-task vs {} recycled ({speedup}, \
          times vary by machine)",
         per_task.buffers_made, recycled.buffers_made
     );

@@ -14,7 +14,7 @@
 
 use anyhow::ensure;
 use shared::alloc::{self, AllocStats, CountingAllocator};
-use shared::timing::{ratio, timed};
+use shared::timing::{compare_text, timed};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -57,10 +57,10 @@ fn main() -> anyhow::Result<()> {
          move may copy it",
         grown_stats.reallocations / ROWS as u64
     );
-    let speedup = ratio(best[0], best[1]);
+    let speedup = compare_text(best[0], best[1]);
     println!(
-        "[main] time: grown / preallocated = {speedup:.2}x, grown / collected = {:.2}x",
-        ratio(best[0], best[2])
+        "[main] time: grown / preallocated = {speedup}, grown / collected = {}",
+        compare_text(best[0], best[2])
     );
 
     let stats: Vec<&AllocStats> = outcomes.iter().map(|(_, s)| s).collect();
@@ -78,7 +78,7 @@ fn main() -> anyhow::Result<()> {
     assert_eq!(stats[2].reallocations, 0);
     assert_eq!(stats[1].bytes_allocated, stats[2].bytes_allocated);
     println!(
-        "result: {ROWS} rows: {} reallocations grown vs 0 preallocated ({speedup:.2}x, times \
+        "result: {ROWS} rows: {} reallocations grown vs 0 preallocated ({speedup}, times \
          vary by machine)",
         stats[0].reallocations
     );

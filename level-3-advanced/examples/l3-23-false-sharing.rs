@@ -13,11 +13,12 @@
 //!
 //! Expect: the two layouts' distances, a time ratio, best of 5 interleaved rounds (printed,
 //! never asserted: it needs the two threads on two cores at the same moment; a busy machine, or
-//! two vCPUs sharing one physical core, shrinks it towards 1x), then `result: 2 x 5000000
+//! two vCPUs sharing one physical core, shrinks it towards 1x; below 1.5x the lesson says how
+//! busy the rest of the machine was, `shared::timing::CpuWatch`), then `result: 2 x 5000000
 //! increments counted either way, side by side / padded Nx (times vary by machine)`.
 
 use crossbeam_utils::CachePadded;
-use shared::timing::ratio;
+use shared::timing::{CpuWatch, ratio};
 use std::mem::offset_of;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +31,7 @@ const INCREMENTS: u64 = 5_000_000;
 const ROUNDS: usize = 5;
 
 fn main() {
+    let watch = CpuWatch::start();
     let (mut shared_best, mut padded_best) = (Duration::MAX, Duration::MAX);
     let (mut shared, mut padded) = ((false, (0, 0)), (false, (0, 0)));
     for _ in 0..ROUNDS {
@@ -51,6 +53,9 @@ fn main() {
     );
     let false_sharing = ratio(shared_best, padded_best);
     println!("[main] time: side by side / padded = {false_sharing:.2}x");
+    if let Some(note) = watch.shortfall_note(false_sharing, 1.5) {
+        println!("[main] {note}");
+    }
 
     assert!(shared.0 && !padded.0, "one line shared, then two lines");
     assert_eq!(shared.1, (INCREMENTS, INCREMENTS));

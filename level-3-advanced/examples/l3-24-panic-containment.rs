@@ -10,16 +10,17 @@
 //!
 //! Run: `cargo run --release --example l3-24-panic-containment`
 //!
-//! Expect: `[panic hook]` lines on stderr for the panics caused on purpose, then `result: panic
+//! Expect: `[panic hook]` lines on stderr for the panics caused on purpose (one line each, no
+//! backtrace: `shared::panics::quiet_hook`, a hook as in lesson l1-13), then `result: panic
 //! contained (2 of 5 jobs ran without containment, all 5 with it, 1 reported)`.
 
 use anyhow::{Context, anyhow, bail};
 use shared::testing::panic_message;
-use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
+use std::panic::{self, AssertUnwindSafe};
 use std::thread;
 
 fn main() -> anyhow::Result<()> {
-    panic::set_hook(Box::new(one_line_hook));
+    let quiet = shared::panics::quiet_hook();
     println!("[main] five untrusted jobs; job 3 indexes past the end of its input");
     let (ran_bare, bare_panic) = uncontained(5)?;
     println!("[main] the bare thread died with {bare_panic:?}: {ran_bare} of 5 jobs ran");
@@ -29,7 +30,7 @@ fn main() -> anyhow::Result<()> {
         "[main] {ok} of 5 jobs ok, {} panicked and was reported; the worker ran them all",
         outcomes.len() - ok
     );
-    let _ = panic::take_hook(); // back to the default report for anything unexpected
+    drop(quiet); // back to the default report for anything unexpected
 
     assert_eq!(
         ran_bare, 2,
@@ -48,18 +49,6 @@ fn main() -> anyhow::Result<()> {
         outcomes.len() - ok
     );
     Ok(())
-}
-
-/// A panic hook that prints one line per panic, naming the thread, instead of the default
-/// report with its backtrace hint: the panics in this lesson are expected.
-fn one_line_hook(info: &PanicHookInfo<'_>) {
-    let message = info
-        .payload()
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| info.payload().downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "<no message>".to_owned());
-    eprintln!("[panic hook] thread '{}' panicked: {message}", me());
 }
 
 /// Five jobs on a bare thread: the panic in job 3 unwinds the thread, and jobs 4 and 5 never

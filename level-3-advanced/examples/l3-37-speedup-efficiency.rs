@@ -15,10 +15,12 @@
 //! Expect: the answers checked, a table of ratios (no absolute times: they describe this machine
 //! at this moment and nothing else), then `result: 148933 primes below 2000000 in every run;
 //! best speedup Nx on N threads, efficiency N% of the N cores it could use (times vary by
-//! machine)`. On a machine busy with other work every speedup shrinks, and the table shows it.
+//! machine)`. On a machine busy with other work every speedup shrinks, and the table shows it;
+//! when the best falls below 75% efficiency on all cores, the lesson says how busy the rest of
+//! the machine was (`shared::timing::CpuWatch`).
 
 use anyhow::Context;
-use shared::timing::ratio;
+use shared::timing::{CpuWatch, ratio};
 use shared::workload::{count_primes, count_primes_parallel};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -38,6 +40,7 @@ fn main() -> anyhow::Result<()> {
     threads.dedup();
     println!("[main] {cores} threads can run at once here; a warm-up, then {ROUNDS} rounds");
     let warm = run(cores); // pages faulted in, caches and the CPU's clock settled; not timed
+    let watch = CpuWatch::start();
     let (answers, best) = measure(&threads);
 
     // The answers first: a fast wrong answer is not a speedup.
@@ -74,6 +77,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let (p, speedup) = best_point;
+    // This kernel reaches about 75% efficiency or more on cores it has to itself.
+    if let Some(note) = watch.shortfall_note(speedup, (0.75 * cores as f64).max(1.0)) {
+        println!("[main] {note}");
+    }
     println!(
         "result: {PRIMES_BELOW_LIMIT} primes below {LIMIT} in every run; best speedup \
          {speedup:.2}x on {p} threads, efficiency {:.0}% of the {} cores it could use (times \

@@ -7,6 +7,7 @@
 //! | [`worker`] | a named thread with initial data, an inbox and a stream of lifecycle events | `new Worker(file, { workerData })`, `postMessage`, the `online`/`message`/`error`/`exit` events, `terminate()` |
 //! | [`channel`] | connected two-way ports, broadcast, request/response with correlation ids | `MessageChannel`/`MessagePort`, `BroadcastChannel`, hand-rolled request maps |
 //! | [`cancel`] | a cheap, clonable cancellation token that can be waited on | `worker.terminate()` (forcible in Node, cooperative in Rust) |
+//! | [`panics`] | a one-line report, without a backtrace, for a panic a lesson causes on purpose | — |
 //! | [`pool`] | a pool of worker threads: bounded queue, handles that always settle, cancellation, timeouts, metrics | piscina, hand-built pools |
 //! | [`workload`] | CPU-bound kernels, each sequential and parallel with identical results | the Fibonacci, prime and image workloads of the course |
 //! | [`alloc`] | a counting global allocator: bytes and allocations per process, per thread and per closure | `process.memoryUsage()`, `resourceLimits` |
@@ -19,6 +20,7 @@
 pub mod alloc;
 pub mod cancel;
 pub mod channel;
+pub mod panics;
 pub mod pool;
 mod sync;
 pub mod testing;
