@@ -4,9 +4,9 @@
 //! `worker.on('error')`. A panic hook runs on the panicking thread, before unwinding, so
 //! `thread::current()` there is the thread that panicked. Std's default hook already names
 //! the thread (`thread 'parser-1' (31540) panicked at ...`, with the OS's thread id; an unnamed
-//! one shows as `<unnamed>`); a
-//! custom hook is where a program adds what the default leaves out: the id, a log format, a
-//! count, a backtrace. `join` then hands the panic's payload to the main thread.
+//! one shows as `<unnamed>`); a custom hook is where a program adds what the default leaves
+//! out: Rust's `ThreadId`, a log format, a count, a backtrace. `join` then hands the panic's
+//! payload to the main thread.
 //!
 //! Shows: a thread named `parser-1` that panics on bad input; a custom hook that reports its
 //! name, id and place (and, when `RUST_BACKTRACE=1`, the backtrace's frames in this file: the

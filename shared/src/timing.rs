@@ -141,7 +141,8 @@ impl CpuWatch {
         contention_between(start, now)
     }
 
-    /// The note a lesson prints when its measured speedup is below what it teaches:
+    /// The note a lesson (or a project) prints when its measured speedup is below what it
+    /// teaches:
     /// `None` when `measured >= expected`; otherwise why, as far as the machine can tell.
     ///
     /// ```
@@ -169,7 +170,7 @@ impl CpuWatch {
                 .to_string(),
         };
         Some(format!(
-            "note: measured {measured:.2}x, below the {expected:.2}x this lesson expects: {why}"
+            "note: measured {measured:.2}x, below the {expected:.2}x expected here: {why}"
         ))
     }
 }
