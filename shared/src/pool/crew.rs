@@ -11,7 +11,7 @@
 //! ever stranded.
 
 use super::metrics::WorkerStats;
-use super::task::TaskContext;
+use super::task::{Outcome, TaskContext};
 use super::{Queued, Shared};
 use crate::sync::{AtomicIsize, AtomicUsize};
 use crossbeam_channel::select;
@@ -202,12 +202,26 @@ fn run(
         cancelled: None,
         deadline: None,
     };
-    queued.job.run(&mut cx, &mut |outcome| {
-        if let Some(started) = started {
-            shared.metrics.run_time.record(started.elapsed());
+    let mut counted = false;
+    // Every task's own panic is caught inside `run`. What can still unwind out of it is a
+    // destructor the pool calls after the task settled: a result nobody waits for, the value
+    // of a cancelled or timed-out task, the closure of a task cancelled while queued. Such a
+    // panic has been printed by the panic hook; it must not cost the pool this worker.
+    let escaped = panic::catch_unwind(AssertUnwindSafe(|| {
+        queued.job.run(&mut cx, &mut |outcome| {
+            counted = true;
+            if let Some(started) = started {
+                shared.metrics.run_time.record(started.elapsed());
+            }
+            stats.finished(outcome);
+        });
+    }));
+    if let Err(payload) = escaped {
+        if !counted {
+            stats.finished(Outcome::Panicked);
         }
-        stats.finished(outcome);
-    });
+        crate::pool::task::drop_quietly(payload);
+    }
 }
 
 enum Wait {

@@ -159,6 +159,9 @@ pub(crate) struct Shared {
     pub(crate) config: builder::Config,
     /// Handles of the threads started and not yet joined.
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Held for the whole of a `join`, so that a second caller waits for the first to finish
+    /// joining instead of finding the handles already taken and returning early.
+    joining: Mutex<()>,
     /// The index the next worker gets.
     next_index: AtomicUsize,
     pub(crate) metrics: Metrics,
@@ -239,6 +242,7 @@ impl WorkerPool {
                 crew: Crew::new(config.min_threads, config.max_threads),
                 config,
                 threads: Mutex::new(Vec::new()),
+                joining: Mutex::new(()),
                 next_index: AtomicUsize::new(0),
                 metrics: Metrics::new(),
             }),
@@ -599,7 +603,8 @@ impl WorkerPool {
     }
 
     /// Closes the pool (if still open) and waits until every worker thread has ended, which
-    /// is after every queued task has run.
+    /// is after every queued task has run. Any number of threads may call it at once: each
+    /// returns only when the last worker has ended.
     ///
     /// # Errors
     /// [`JoinFromWorker`] when called on one of this pool's own workers, which would wait for
@@ -626,6 +631,12 @@ impl WorkerPool {
             return Err(JoinFromWorker);
         }
         self.close();
+        // Several threads may join one pool: each returns only once every worker has ended.
+        let _joining = self
+            .shared
+            .joining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         loop {
             let threads = std::mem::take(
                 &mut *self
@@ -809,8 +820,15 @@ impl Shared {
     /// Starts one worker thread; the caller has reserved its place with `crew.try_hire()`.
     fn spawn_worker(self: &Arc<Self>) -> Result<(), BuildError> {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let name = match self.thread_name(index) {
+            Ok(name) => name,
+            Err(e) => {
+                self.crew.leave();
+                return Err(e);
+            }
+        };
         let stats = self.metrics.enlist();
-        let mut builder = thread::Builder::new().name((self.config.thread_name)(index));
+        let mut builder = thread::Builder::new().name(name);
         if let Some(size) = self.config.stack_size {
             builder = builder.stack_size(size);
         }
@@ -832,11 +850,30 @@ impl Shared {
         }
     }
 
-    /// Settles a job that will not run.
+    /// The user's `thread_name` for worker `index`, checked: a name function that panics, or a
+    /// name with a NUL byte (which the operating system cannot take), is a [`BuildError`],
+    /// never a panic inside `submit` or `build`.
+    fn thread_name(&self, index: usize) -> Result<String, BuildError> {
+        let name = panic::catch_unwind(AssertUnwindSafe(|| (self.config.thread_name)(index)))
+            .map_err(|payload| {
+                let message = crate::worker::panic_message(payload.as_ref());
+                task::drop_quietly(payload);
+                BuildError::Invalid(format!("thread_name({index}) panicked: {message}"))
+            })?;
+        if name.contains('\0') {
+            return Err(BuildError::Invalid(format!(
+                "thread_name({index}) returned {name:?}, which holds a NUL byte"
+            )));
+        }
+        Ok(name)
+    }
+
+    /// Settles a job that will not run. A closure whose `Drop` panics as it is discarded
+    /// (the panic hook prints it) does not stop the rejection of the jobs behind it.
     pub(crate) fn reject(&self, queued: Queued) {
         // Counted first, so that whoever sees the handle settle also sees the count.
         self.metrics.drained();
-        queued.job.reject();
+        task::quietly(move || queued.job.reject());
     }
 
     /// Runs a job on the submitting worker (see `enqueue`).

@@ -279,8 +279,12 @@ impl Job for ScopedJob {
 
 impl Drop for ScopedJob {
     fn drop(&mut self) {
-        // Drop an unrun task first: its captures may borrow the scope's data.
-        drop(self.task.take());
+        // Drop an unrun task first: its captures may borrow the scope's data. A capture whose
+        // `Drop` panics is the scope's panic (re-raised when the scope returns), and must not
+        // skip the release below, or the scope would wait forever.
+        if let Some(task) = self.task.take() {
+            run_caught(&self.state, Box::new(move || drop(task)));
+        }
         self.state.latch.decrement();
     }
 }
