@@ -283,3 +283,41 @@ fn an_elastic_hire_whose_name_fails_returns_the_place_and_the_task_still_runs() 
     assert_eq!(settle(handle, "the task whose hire failed"), Ok(7));
     joined(pool);
 }
+
+#[test]
+fn a_worker_state_factory_that_panics_for_a_first_worker_is_a_build_error() {
+    quiet_expected_panics();
+    let err = WorkerPool::builder()
+        .threads(2)
+        .worker_state(|i| {
+            assert!(i == 0, "{EXPECTED}: no state for worker {i}");
+            i
+        })
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, BuildError::WorkerState(m) if m.contains("no state for worker 1")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_later_worker_whose_state_fails_leaves_and_the_others_run_the_task() {
+    quiet_expected_panics();
+    let pool = WorkerPool::builder()
+        .min_threads(1)
+        .max_threads(2)
+        .worker_state(|i| {
+            assert!(i == 0, "{EXPECTED}: no state for worker {i}");
+            i
+        })
+        .build()
+        .unwrap();
+    let release = hold_worker(&pool);
+    // Worker 0 is busy: this task hires worker 1, whose factory panics; it waits for worker 0.
+    let handle = pool.submit_with(|cx| cx.state::<usize>().copied()).unwrap();
+    drop(release);
+    assert_eq!(settle(handle, "the task"), Ok(Some(0)));
+    let pool = joined(pool);
+    assert_eq!(pool.metrics().threads, 0);
+}

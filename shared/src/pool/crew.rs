@@ -133,8 +133,14 @@ pub(crate) fn current_worker_index(pool: usize) -> Option<usize> {
         .and_then(|(id, index)| (id == pool).then_some(index))
 }
 
-/// The body of a worker thread. `index` is its place in the pool's start order.
-pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
+/// The body of a worker thread. `index` is its place in the pool's start order; `ready`, if
+/// given, hears whether the worker's state was made.
+pub(crate) fn work(
+    shared: Arc<Shared>,
+    index: usize,
+    stats: Arc<WorkerStats>,
+    ready: Option<crossbeam_channel::Sender<Result<(), String>>>,
+) {
     CURRENT_POOL.with(|c| c.set(Some((shared.id, index))));
     // However this thread ends, the pool's count of live workers and its statistics follow.
     let mut exit = ExitGuard {
@@ -142,10 +148,23 @@ pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
         stats: &stats,
         index,
         retired: false,
+        failed_start: None,
     };
 
-    let mut state: Option<Box<dyn Any + Send>> =
-        shared.config.worker_state.as_ref().map(|make| make(index));
+    let mut state: Option<Box<dyn Any + Send>> = match make_state(&shared, index) {
+        Ok(state) => state,
+        Err(message) => {
+            if let Some(ready) = ready {
+                let _ = ready.send(Err(message.clone()));
+            }
+            // Without its state this worker cannot run the pool's tasks: it leaves.
+            exit.failed_start = Some(message);
+            return;
+        }
+    };
+    if let Some(ready) = ready {
+        let _ = ready.send(Ok(()));
+    }
     if let Some(hook) = &shared.config.on_start {
         // A failing hook is reported by the panic hook and must not cost the pool a worker.
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(index)));
@@ -155,6 +174,10 @@ pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
         // `shutdown_now` leaves the remaining jobs to the caller that drains them.
         if shared.stopping.load(Ordering::Acquire) {
             break;
+        }
+        #[cfg(test)]
+        if shared.die_next.swap(false, Ordering::AcqRel) {
+            panic!("a worker died outside any task (injected by a test)");
         }
         let queued = match shared.rx.try_recv() {
             Ok(queued) => {
@@ -176,6 +199,21 @@ pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
     }
     drop(state);
     drop(exit);
+}
+
+/// The worker's own state from the pool's `worker_state` factory, or the factory's panic
+/// message.
+fn make_state(shared: &Shared, index: usize) -> Result<Option<Box<dyn Any + Send>>, String> {
+    let Some(make) = &shared.config.worker_state else {
+        return Ok(None);
+    };
+    panic::catch_unwind(AssertUnwindSafe(|| make(index)))
+        .map(Some)
+        .map_err(|payload| {
+            let message = crate::worker::panic_message(payload.as_ref());
+            crate::pool::task::drop_quietly(payload);
+            message
+        })
 }
 
 fn run(
@@ -296,23 +334,52 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
     outcome
 }
 
-/// Runs when a worker thread ends, also by a panic: the pool's counts follow it.
+/// Runs when a worker thread ends, also by a panic: the pool's counts follow it, and a worker
+/// that died is replaced.
 struct ExitGuard<'a> {
-    shared: &'a Shared,
+    shared: &'a Arc<Shared>,
     stats: &'a Arc<WorkerStats>,
     index: usize,
+    /// An elastic pool's extra worker left after `keep_alive` and gave up its place already.
     retired: bool,
+    /// The worker never started serving: its `worker_state` factory panicked with this.
+    failed_start: Option<String>,
 }
 
 impl Drop for ExitGuard<'_> {
     fn drop(&mut self) {
-        if let Some(hook) = &self.shared.config.on_exit {
+        if self.failed_start.is_none()
+            && let Some(hook) = &self.shared.config.on_exit
+        {
             let index = self.index;
             let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(index)));
         }
-        if !self.retired {
-            self.shared.crew.leave();
-        }
         self.shared.metrics.retire(self.stats);
+        if self.retired {
+            return;
+        }
+        if let Some(message) = self.failed_start.take() {
+            self.shared.crew.leave();
+            self.shared
+                .after_lost_start(&format!("the worker_state factory panicked: {message}"));
+            return;
+        }
+        // Every task's panic is caught, so a worker unwinds only through a fault outside any
+        // task. Unless the pool is stopping, a new thread takes the dead one's place (its
+        // place in the crew passes straight to it).
+        if std::thread::panicking() && !self.shared.stopping.load(Ordering::Acquire) {
+            // Counted first, so that whoever sees the replacement at work sees the count.
+            self.shared.metrics.replaced();
+            match self.shared.spawn_worker(None) {
+                Ok(()) => return,
+                // `spawn_worker` gave the place up; with no worker left, settle the tasks.
+                Err(e) => {
+                    self.shared
+                        .after_lost_start(&format!("a dead worker could not be replaced: {e}"));
+                    return;
+                }
+            }
+        }
+        self.shared.crew.leave();
     }
 }
