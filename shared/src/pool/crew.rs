@@ -57,9 +57,13 @@ impl Crew {
     }
 
     /// Reserves a place for one more worker; `false` at `max`.
+    ///
+    /// Sequentially consistent, with [`retire_unless_needed`](Self::retire_unless_needed):
+    /// a submitter that queued a task and then finds the crew full, and a worker that gave up
+    /// its place and then looks at the queue, cannot both miss each other.
     pub(crate) fn try_hire(&self) -> bool {
         self.live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| {
                 (live < self.max).then_some(live + 1)
             })
             .is_ok()
@@ -68,10 +72,39 @@ impl Crew {
     /// Gives up one place; `false` at `min` (the worker must stay).
     pub(crate) fn try_retire(&self) -> bool {
         self.live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| {
                 (live > self.min).then_some(live - 1)
             })
             .is_ok()
+    }
+
+    /// An idle worker whose `keep_alive` ran out leaves if the queue is empty and the crew is
+    /// above `min`. `true`: it has left.
+    ///
+    /// Between its look at the queue and its leaving, a submitter may queue a task, find the
+    /// crew full (this worker still counted) and hire nobody. So after leaving, the worker
+    /// looks again: a task in the queue means it takes its place back (unless a new worker
+    /// already has it) and stays. A full fence on each side (here, and in the submitter
+    /// before its hire) makes sure one of the two sees the other.
+    /// `between` runs between the first look and the leaving: nothing, except in a test that
+    /// puts a submission exactly there.
+    pub(crate) fn retire_unless_needed(
+        &self,
+        queue_is_empty: impl Fn() -> bool,
+        between: impl FnOnce(),
+    ) -> bool {
+        if !queue_is_empty() {
+            return false;
+        }
+        between();
+        if !self.try_retire() {
+            return false;
+        }
+        crate::sync::fence(Ordering::SeqCst);
+        if !queue_is_empty() && self.try_hire() {
+            return false;
+        }
+        true
     }
 
     /// A worker leaves unconditionally (the pool is closing, or its start failed).
@@ -317,7 +350,11 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
                 // Stop counting as free *before* looking at the queue: a task queued after
                 // this sees no free worker and hires one; a task queued before it is seen.
                 crew.idle_leave_without_task();
-                if shared.rx.is_empty() && crew.try_retire() {
+                let between = || {
+                    #[cfg(all(test, not(loom)))]
+                    shared.retire_pause.pause();
+                };
+                if crew.retire_unless_needed(|| shared.rx.is_empty(), between) {
                     stats.idle_leave(idle_since);
                     return Wait::Retired;
                 }
@@ -381,5 +418,35 @@ impl Drop for ExitGuard<'_> {
             }
         }
         self.shared.crew.leave();
+    }
+}
+
+/// Test only: a pause at the one point of the retire protocol where a submitter can slip in,
+/// so that a test can put a submission exactly there.
+#[cfg(all(test, not(loom)))]
+#[derive(Default)]
+pub(crate) struct RetirePause(std::sync::Mutex<Option<Pause>>);
+
+/// `(arrived, resume)`: the retiring worker sends on the first, then waits on the second.
+#[cfg(all(test, not(loom)))]
+type Pause = (
+    crossbeam_channel::Sender<()>,
+    crossbeam_channel::Receiver<()>,
+);
+
+#[cfg(all(test, not(loom)))]
+impl RetirePause {
+    /// The next worker of this pool to retire stops at the pause: it sends on `arrived` and
+    /// waits for `resume`.
+    pub(crate) fn arm(&self, pause: Pause) {
+        *self.0.lock().unwrap() = Some(pause);
+    }
+
+    fn pause(&self) {
+        let pause = self.0.lock().unwrap().take();
+        if let Some((arrived, resume)) = pause {
+            let _ = arrived.send(());
+            let _ = resume.recv_timeout(crate::testing::TIMEOUT);
+        }
     }
 }

@@ -82,3 +82,47 @@ fn a_dead_worker_whose_replacement_cannot_start_settles_the_queue_and_join_says_
         other => panic!("join returned {other:?}"),
     }
 }
+
+#[test]
+fn a_worker_retiring_as_a_task_arrives_at_a_full_crew_stays_for_it() {
+    use std::time::Duration;
+
+    let pool = WorkerPool::builder()
+        .min_threads(1)
+        .max_threads(2)
+        .keep_alive(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    // Worker 0 is held for the whole test (longer than the test waits for the task below);
+    // a second task hires worker 1, which runs it.
+    let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    pool.execute(move || {
+        started_tx.send(()).unwrap();
+        let _ = gate.recv_timeout(3 * TIMEOUT);
+    })
+    .unwrap();
+    crate::testing::recv_or_fail(&started, "worker 0 to be held");
+    let (arrived_tx, arrived) = crossbeam_channel::bounded(1);
+    let (resume, resume_rx) = crossbeam_channel::bounded(1);
+    pool.shared.retire_pause.arm((arrived_tx, resume_rx));
+    let first = pool.submit(|| 1).unwrap();
+    assert_eq!(
+        run_within(TIMEOUT, "the first task", move || first.join()),
+        Ok(1)
+    );
+    // Worker 1's keep-alive runs out: it has seen an empty queue and is about to leave.
+    crate::testing::recv_or_fail(&arrived, "worker 1 to start retiring");
+    // Now a task arrives; the crew is full (worker 1 still counts), so nobody is hired.
+    let handle = pool.submit(|| 2).unwrap();
+    resume.send(()).unwrap();
+    // Worker 0 is still held: only worker 1 (or a worker hired in its place) can run it.
+    let value = run_within(
+        TIMEOUT,
+        "the task that arrived during a retirement",
+        move || handle.join(),
+    );
+    assert_eq!(value, Ok(2));
+    drop(release);
+    pool.join().unwrap();
+}

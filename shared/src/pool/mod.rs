@@ -172,6 +172,9 @@ pub(crate) struct Shared {
     /// Test only: the next worker to look at this dies outside any task, as a pool bug would.
     #[cfg(test)]
     pub(crate) die_next: AtomicBool,
+    /// Test only: where a test holds a retiring worker (see `crew::RetirePause`).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) retire_pause: crew::RetirePause,
     /// The index the next worker gets.
     next_index: AtomicUsize,
     pub(crate) metrics: Metrics,
@@ -257,6 +260,8 @@ impl WorkerPool {
                 not_run: AtomicUsize::new(0),
                 #[cfg(test)]
                 die_next: AtomicBool::new(false),
+                #[cfg(all(test, not(loom)))]
+                retire_pause: crew::RetirePause::default(),
                 next_index: AtomicUsize::new(0),
                 metrics: Metrics::new(),
             }),
@@ -823,8 +828,13 @@ impl WorkerPool {
     /// Returns why a hire failed, to be handled once the gate is released.
     fn after_enqueue(&self) -> Option<BuildError> {
         let crew = &self.shared.crew;
-        if crew.is_elastic() && crew.task_queued() && crew.try_hire() {
-            return self.shared.spawn_worker(None).err();
+        if crew.is_elastic() && crew.task_queued() {
+            // Pairs with the fence in `Crew::retire_unless_needed`: either this hire sees a
+            // worker's retirement, or that worker sees this task in the queue.
+            crate::sync::fence(Ordering::SeqCst);
+            if crew.try_hire() {
+                return self.shared.spawn_worker(None).err();
+            }
         }
         None
     }
