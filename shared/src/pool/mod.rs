@@ -523,6 +523,9 @@ impl WorkerPool {
     /// order**, however the tasks finish. `f` and the items may borrow the caller's data.
     ///
     /// Every item runs even if some panic; then the first error in input order is returned.
+    /// Each item is one task in the [`metrics`](Self::metrics): `completed`, or `panicked`
+    /// when `f` panicked on it. Called from one of this pool's own workers, the items run
+    /// inline on that worker, one after another (see [`scope`](Self::scope)).
     ///
     /// # Errors
     /// [`TaskError::Panicked`] for a panicking item, [`TaskError::PoolShutDown`] if the pool
@@ -552,10 +555,12 @@ impl WorkerPool {
         let f = &f;
         let ((), _rejected) = self.scope_inner(|s| {
             for (item, out) in items.into_iter().zip(results.iter_mut()) {
-                let accepted = s.spawn_or_reject(move || {
-                    *out = Some(
-                        panic::catch_unwind(AssertUnwindSafe(|| f(item))).map_err(task::panicked),
-                    );
+                let accepted = s.spawn_counted(move || {
+                    let result =
+                        panic::catch_unwind(AssertUnwindSafe(|| f(item))).map_err(task::panicked);
+                    let panicked = result.is_err();
+                    *out = Some(result);
+                    panicked // counted as `panicked` in the metrics, as any task's panic is
                 });
                 if !accepted {
                     break;
