@@ -159,13 +159,6 @@ pub(crate) fn current_pool_id() -> Option<usize> {
     CURRENT_POOL.with(|c| c.get()).map(|(pool, _)| pool)
 }
 
-/// This thread's worker index, if it is a worker of pool `pool`.
-pub(crate) fn current_worker_index(pool: usize) -> Option<usize> {
-    CURRENT_POOL
-        .with(|c| c.get())
-        .and_then(|(id, index)| (id == pool).then_some(index))
-}
-
 /// The body of a worker thread. `index` is its place in the pool's start order; `ready`, if
 /// given, hears whether the worker's state was made.
 pub(crate) fn work(

@@ -10,7 +10,7 @@
 //! | the queue is bounded: `submit` waits, `try_submit` hands the task back | a bounded crossbeam channel |
 //! | no accepted task is lost or run twice at close or drop | the submission gate and the exit rule in `crew.rs` |
 //! | a timeout counts from the moment a task starts, not from when it was queued | [`TaskContext`] and `Slot` |
-//! | waiting on your own pool from inside it is refused, never a deadlock | a thread-local pool id |
+//! | waiting on your own pool from inside it (an unbounded `join`, a blocking submit into a full queue) is refused, never a deadlock | a thread-local pool id |
 //! | `shutdown_now` rejects the queued tasks and tells the running ones to stop | [`WorkerPool::shutdown_now`] |
 //!
 //! A tour in one example:
@@ -304,6 +304,10 @@ impl WorkerPool {
     ///
     /// # Errors
     /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    /// [`SubmitError::Full`], handing the task back, when called from one of this pool's own
+    /// workers while the queue is full: a worker that waited for room in its own queue could
+    /// wait forever. Return the work as a value instead, run it yourself, or use
+    /// [`scope`](Self::scope).
     ///
     /// ```
     /// use shared::pool::WorkerPool;
@@ -359,6 +363,8 @@ impl WorkerPool {
     ///
     /// # Errors
     /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    /// [`SubmitError::Full`], handing the task back, when called from one of this pool's own
+    /// workers while the queue is full (see [`execute`](Self::execute)).
     ///
     /// ```
     /// use shared::pool::WorkerPool;
@@ -434,6 +440,8 @@ impl WorkerPool {
     ///
     /// # Errors
     /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    /// [`SubmitError::Full`], handing the task back, when called from one of this pool's own
+    /// workers while the queue is full (see [`execute`](Self::execute)).
     ///
     /// ```
     /// use shared::pool::{TaskError, WorkerPool};
@@ -468,6 +476,8 @@ impl WorkerPool {
     ///
     /// # Errors
     /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    /// [`SubmitError::Full`], handing the task back, when called from one of this pool's own
+    /// workers while the queue is full (see [`execute`](Self::execute)).
     ///
     /// ```
     /// use shared::pool::{TaskError, WorkerPool};
@@ -791,9 +801,10 @@ impl WorkerPool {
             };
             if deadline.is_none() && current_pool_id() == Some(shared.id) {
                 // A worker waiting without limit for room in its own queue could wait
-                // forever, if every worker did: run the task here instead.
-                shared.run_inline(queued);
-                return Ok(());
+                // forever, if every worker did. Running the task here instead would run it
+                // under whatever lock the submitting task holds (a task that needs the same
+                // lock deadlocks on itself): hand it back, as `try_submit` does.
+                break 'refused Refusal::Full;
             }
             // Wait for room in slices, letting go of the gate in between so that a `close`
             // is never held up by a submission blocked on a full queue.
@@ -991,23 +1002,6 @@ impl Shared {
         // Counted first, so that whoever sees the handle settle also sees the count.
         self.metrics.drained();
         task::quietly(move || queued.job.reject());
-    }
-
-    /// Runs a job on the submitting worker (see `enqueue`).
-    fn run_inline(&self, queued: Queued) {
-        let mut cx = TaskContext {
-            worker_index: crew::current_worker_index(self.id).unwrap_or_default(),
-            pool_stopping: &self.stopping,
-            state: None,
-            cancelled: None,
-            deadline: None,
-        };
-        let stats = self.metrics.enlist();
-        stats.started();
-        queued
-            .job
-            .run(&mut cx, &mut |outcome| stats.finished(outcome));
-        self.metrics.retire(&stats);
     }
 }
 

@@ -130,9 +130,7 @@ impl TaskContext<'_> {
     /// This worker's own state, made by the pool's
     /// [`worker_state`](super::PoolBuilder::worker_state) factory when the thread started:
     /// scratch buffers, a connection, a random generator. Only this worker's tasks see it, one
-    /// at a time, so no lock is needed. `None` if the pool has no state of type `S`, and for
-    /// a task that a worker ran inline because its own pool's queue was full (the worker's
-    /// state is then in use by the task that submitted it).
+    /// at a time, so no lock is needed. `None` if the pool has no state of type `S`.
     ///
     /// ```
     /// use shared::pool::WorkerPool;
@@ -476,6 +474,11 @@ impl<T> TaskHandle<T> {
     /// Waits at most `limit` for the task. `Err(self)` hands the handle back if it has not
     /// settled by then, so the caller can wait again, cancel, or give up.
     ///
+    /// Unlike [`join`](Self::join), it may be called on one of the same pool's workers: a wait
+    /// with a limit cannot deadlock forever. It can still wait out its whole limit for a task
+    /// that needs the very worker that waits (every worker of a one-thread pool), so keep the
+    /// limit short there, or return the handle as a value and wait outside the pool.
+    ///
     /// ```
     /// use shared::pool::WorkerPool;
     /// use std::time::Duration;
@@ -489,9 +492,6 @@ impl<T> TaskHandle<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn join_timeout(self, limit: Duration) -> Result<Result<T, TaskError>, Self> {
-        if let Err(refused) = self.refuse_self_wait() {
-            return Ok(Err(refused));
-        }
         let until = Instant::now().checked_add(limit);
         match self.slot().wait(until) {
             Some(result) => Ok(result),
