@@ -373,4 +373,33 @@ mod tests {
         assert!(message.contains("shut down"), "{message}");
         assert_eq!(text, "borrowed");
     }
+
+    #[test]
+    fn a_refused_task_whose_capture_panics_as_it_drops_still_releases_the_scope() {
+        struct PanicsOnDrop<'a>(&'a str);
+        impl Drop for PanicsOnDrop<'_> {
+            fn drop(&mut self) {
+                panic!("dropping a capture that borrows {:?}", self.0);
+            }
+        }
+        let pool = WorkerPool::new(1).unwrap();
+        let text = String::from("borrowed");
+        let (release, held) = crossbeam_channel::bounded::<()>(0);
+        let (started_tx, started) = crossbeam_channel::bounded::<()>(1);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                s.spawn(move || {
+                    started_tx.send(()).unwrap();
+                    let _ = held.recv();
+                });
+                let capture = PanicsOnDrop(&text);
+                s.spawn(move || drop(capture)); // queued, then dropped unrun by the shutdown
+                started.recv().unwrap();
+                pool.shutdown_now();
+                drop(release);
+            })
+        }));
+        assert!(outcome.is_err(), "the scope re-raises instead of hanging");
+        assert_eq!(text, "borrowed");
+    }
 }
