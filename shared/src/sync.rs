@@ -1,16 +1,16 @@
 //! The synchronisation primitives the pool's hand-written protocols use, swapped for loom's
 //! model-checked twins under `--cfg loom`.
 //!
-//! `RUSTFLAGS="--cfg loom" cargo test -p shared --release --lib loom` explores every
-//! interleaving of the small models in `pool::loom_tests`; a normal build uses std.
+//! `RUSTFLAGS="--cfg loom" cargo test -p shared --release --lib loom` explores the thread
+//! interleavings of the small models in `pool::loom_tests`; a normal build uses std.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, fence};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, fence};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 

@@ -1,14 +1,14 @@
 //! Waiting on a pool from inside it: joining an unfinished task or the pool itself from a
-//! worker is refused instead of deadlocking, while `scope`, `map` and a blocking submission on
-//! a full queue run the work inline and complete.
+//! worker, and a blocking submission into its full queue, are refused instead of deadlocking;
+//! a wait with a limit is allowed (it cannot wait forever); `scope` and `map` run the work
+//! inline and complete.
 
 mod common;
 
 use common::{joined, settle};
 use shared::pool::{SubmitError, TaskError, WorkerPool};
 use shared::testing::{TIMEOUT, run_within};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -39,19 +39,47 @@ fn finish(pool: Arc<WorkerPool>) -> WorkerPool {
 #[test]
 fn joining_an_unfinished_task_of_the_same_pool_from_a_worker_is_refused() {
     let pool = one_thread(8);
-    let (joined_result, timed_result, inner) = on_worker(&pool, |pool| {
+    let (joined_result, inner) = on_worker(&pool, |pool| {
         let a = pool.submit(|| 1).unwrap();
-        let b = pool.submit(|| 2).unwrap();
         // Only one thread, and it is this one: a plain wait would never end.
         let joined_result = a.join();
-        let timed_result = b.join_timeout(TIMEOUT).map_err(|_| "handed back");
         let c = pool.submit(|| 3).unwrap();
-        (joined_result, timed_result, c)
+        (joined_result, c)
     });
     assert_eq!(joined_result, Err(TaskError::WouldDeadlock));
-    assert_eq!(timed_result, Ok(Err(TaskError::WouldDeadlock)));
     // Outside the pool, waiting is fine.
     assert_eq!(settle(inner, "a task submitted from a worker"), Ok(3));
+    finish(pool);
+}
+
+#[test]
+fn a_wait_with_a_limit_from_a_worker_is_allowed_and_hands_the_handle_back_at_its_limit() {
+    let pool = one_thread(8);
+    let handed_back = on_worker(&pool, |pool| {
+        let b = pool.submit(|| 2).unwrap();
+        // The only worker is this one, so the task cannot run during the wait: it ends at
+        // its limit and hands the handle back instead of refusing or hanging.
+        b.join_timeout(Duration::from_millis(20))
+            .expect_err("the task cannot have run: its only worker is waiting")
+    });
+    assert_eq!(
+        settle(handed_back, "the task waited on from a worker"),
+        Ok(2)
+    );
+    finish(pool);
+}
+
+#[test]
+fn a_wait_with_a_limit_from_a_worker_gets_a_task_another_worker_runs() {
+    let pool = Arc::new(WorkerPool::builder().threads(2).build().unwrap());
+    let value = on_worker(&pool, |pool| {
+        let sibling = pool.submit(|| 40 + 2).unwrap();
+        match sibling.join_timeout(TIMEOUT) {
+            Ok(result) => result,
+            Err(_) => panic!("the other worker did not run the task within {TIMEOUT:?}"),
+        }
+    });
+    assert_eq!(value, Ok(42));
     finish(pool);
 }
 
@@ -113,51 +141,52 @@ fn scope_and_map_from_a_worker_of_the_same_pool_run_inline_and_complete() {
 }
 
 #[test]
-fn a_blocking_submit_from_a_worker_on_a_full_queue_runs_the_task_inline() {
+fn a_blocking_submit_from_a_worker_on_a_full_queue_hands_the_task_back() {
     let pool = one_thread(1);
-    let executed = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&executed);
-    let (queued, settled_at_return, inline_value) = on_worker(&pool, move |pool| {
+    let (queued, submitted, executed) = on_worker(&pool, |pool| {
         let queued = pool.submit(|| "queued").unwrap(); // fills the queue of one
-        let me = thread::current().id();
-        let inline = pool.submit(move || thread::current().id() == me).unwrap();
-        let settled_at_return = inline.is_finished();
-        // Already settled: it ran right here, so joining it from the worker is fine.
-        let value = inline.join();
-        pool.execute(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-        })
-        .unwrap();
-        (queued, settled_at_return, value)
+        let submitted = matches!(pool.submit(|| 1), Err(SubmitError::Full(t)) if t() == 1);
+        let executed = matches!(pool.execute(|| ()), Err(SubmitError::Full(_)));
+        (queued, submitted, executed)
     });
     assert!(
-        settled_at_return,
-        "the handle had settled when submit returned"
+        submitted,
+        "submit from a worker into its full queue hands the task back"
     );
-    assert_eq!(
-        inline_value,
-        Ok(true),
-        "the task ran on the submitting worker"
+    assert!(
+        executed,
+        "execute from a worker into its full queue hands the task back"
     );
-    assert_eq!(executed.load(Ordering::SeqCst), 1, "execute ran inline too");
     assert_eq!(settle(queued, "the queued task"), Ok("queued"));
-    let pool = finish(pool);
-    let m = pool.metrics();
-    assert_eq!((m.submitted, m.completed), (4, 4));
+    let m = finish(pool).metrics();
+    assert_eq!((m.submitted, m.completed, m.rejected), (2, 2, 2));
 }
 
 #[test]
-fn a_task_run_inline_on_a_worker_reports_that_workers_index() {
+fn a_task_holding_a_lock_that_submits_work_needing_it_into_a_full_queue_does_not_deadlock() {
     let pool = one_thread(1);
-    let (inline_index, queued) = on_worker(&pool, |pool| {
-        let queued = pool.submit(|| ()).unwrap(); // fills the queue of one
-        let inline = pool.submit_with(|cx| cx.worker_index()).unwrap(); // runs inline
-        (inline.join(), queued)
+    let lock = Arc::new(Mutex::new(0u32));
+    let inner_lock = Arc::clone(&lock);
+    let (queued, handed_back) = on_worker(&pool, move |pool| {
+        let queued = pool.submit(|| "queued").unwrap(); // fills the queue of one
+        let mut held = inner_lock.lock().unwrap();
+        let needs_lock = {
+            let lock = Arc::clone(&inner_lock);
+            move || *lock.lock().unwrap() += 1
+        };
+        // Running it here, under `held`, would lock the same mutex twice on one thread.
+        let handed_back = match pool.submit(needs_lock) {
+            Err(SubmitError::Full(task)) => Some(task),
+            _ => None,
+        };
+        *held += 10;
+        drop(held);
+        (queued, handed_back)
     });
-    settle(queued, "the queued task").unwrap();
-    // "The index of the worker running this task: 0.. in the order the pool started its
-    // threads": the only worker is 0, and it is the one that ran the inline task.
-    assert_eq!(inline_index, Ok(0));
+    let task = handed_back.expect("the task was handed back, not run under the lock");
+    task(); // outside the lock, it runs
+    assert_eq!(*lock.lock().unwrap(), 11);
+    assert_eq!(settle(queued, "the queued task"), Ok("queued"));
     finish(pool);
 }
 

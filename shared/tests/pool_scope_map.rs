@@ -342,3 +342,22 @@ fn scope_interrupted_by_shutdown_now_panics_after_its_running_task_ends() {
     );
     joined(Arc::into_inner(pool).unwrap());
 }
+
+#[test]
+fn map_counts_a_panicking_item_as_panicked_like_scope_does() {
+    common::quiet_expected_panics();
+    let pool = WorkerPool::new(2).unwrap();
+    let (pool, result) = run_within(TIMEOUT, "pool.map", move || {
+        let result = pool.map(0..5u32, |i| {
+            assert!(i != 2, "{EXPECTED}: item 2");
+            i
+        });
+        (pool, result)
+    });
+    assert_eq!(
+        result,
+        Err(TaskError::Panicked(format!("{EXPECTED}: item 2")))
+    );
+    let m = joined(pool).metrics();
+    assert_eq!((m.completed, m.panicked), (4, 1), "{m}");
+}

@@ -11,7 +11,7 @@
 //! ever stranded.
 
 use super::metrics::WorkerStats;
-use super::task::TaskContext;
+use super::task::{Outcome, TaskContext};
 use super::{Queued, Shared};
 use crate::sync::{AtomicIsize, AtomicUsize};
 use crossbeam_channel::select;
@@ -57,9 +57,13 @@ impl Crew {
     }
 
     /// Reserves a place for one more worker; `false` at `max`.
+    ///
+    /// Sequentially consistent, with [`retire_unless_needed`](Self::retire_unless_needed):
+    /// a submitter that queued a task and then finds the crew full, and a worker that gave up
+    /// its place and then looks at the queue, cannot both miss each other.
     pub(crate) fn try_hire(&self) -> bool {
         self.live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| {
                 (live < self.max).then_some(live + 1)
             })
             .is_ok()
@@ -68,10 +72,39 @@ impl Crew {
     /// Gives up one place; `false` at `min` (the worker must stay).
     pub(crate) fn try_retire(&self) -> bool {
         self.live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| {
                 (live > self.min).then_some(live - 1)
             })
             .is_ok()
+    }
+
+    /// An idle worker whose `keep_alive` ran out leaves if the queue is empty and the crew is
+    /// above `min`. `true`: it has left.
+    ///
+    /// Between its look at the queue and its leaving, a submitter may queue a task, find the
+    /// crew full (this worker still counted) and hire nobody. So after leaving, the worker
+    /// looks again: a task in the queue means it takes its place back (unless a new worker
+    /// already has it) and stays. A full fence on each side (here, and in the submitter
+    /// before its hire) makes sure one of the two sees the other.
+    /// `between` runs between the first look and the leaving: nothing, except in a test that
+    /// puts a submission exactly there.
+    pub(crate) fn retire_unless_needed(
+        &self,
+        queue_is_empty: impl Fn() -> bool,
+        between: impl FnOnce(),
+    ) -> bool {
+        if !queue_is_empty() {
+            return false;
+        }
+        between();
+        if !self.try_retire() {
+            return false;
+        }
+        crate::sync::fence(Ordering::SeqCst);
+        if !queue_is_empty() && self.try_hire() {
+            return false;
+        }
+        true
     }
 
     /// A worker leaves unconditionally (the pool is closing, or its start failed).
@@ -126,15 +159,14 @@ pub(crate) fn current_pool_id() -> Option<usize> {
     CURRENT_POOL.with(|c| c.get()).map(|(pool, _)| pool)
 }
 
-/// This thread's worker index, if it is a worker of pool `pool`.
-pub(crate) fn current_worker_index(pool: usize) -> Option<usize> {
-    CURRENT_POOL
-        .with(|c| c.get())
-        .and_then(|(id, index)| (id == pool).then_some(index))
-}
-
-/// The body of a worker thread. `index` is its place in the pool's start order.
-pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
+/// The body of a worker thread. `index` is its place in the pool's start order; `ready`, if
+/// given, hears whether the worker's state was made.
+pub(crate) fn work(
+    shared: Arc<Shared>,
+    index: usize,
+    stats: Arc<WorkerStats>,
+    ready: Option<crossbeam_channel::Sender<Result<(), String>>>,
+) {
     CURRENT_POOL.with(|c| c.set(Some((shared.id, index))));
     // However this thread ends, the pool's count of live workers and its statistics follow.
     let mut exit = ExitGuard {
@@ -142,10 +174,23 @@ pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
         stats: &stats,
         index,
         retired: false,
+        failed_start: None,
     };
 
-    let mut state: Option<Box<dyn Any + Send>> =
-        shared.config.worker_state.as_ref().map(|make| make(index));
+    let mut state: Option<Box<dyn Any + Send>> = match make_state(&shared, index) {
+        Ok(state) => state,
+        Err(message) => {
+            if let Some(ready) = ready {
+                let _ = ready.send(Err(message.clone()));
+            }
+            // Without its state this worker cannot run the pool's tasks: it leaves.
+            exit.failed_start = Some(message);
+            return;
+        }
+    };
+    if let Some(ready) = ready {
+        let _ = ready.send(Ok(()));
+    }
     if let Some(hook) = &shared.config.on_start {
         // A failing hook is reported by the panic hook and must not cost the pool a worker.
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(index)));
@@ -155,6 +200,10 @@ pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
         // `shutdown_now` leaves the remaining jobs to the caller that drains them.
         if shared.stopping.load(Ordering::Acquire) {
             break;
+        }
+        #[cfg(test)]
+        if shared.die_next.swap(false, Ordering::AcqRel) {
+            panic!("a worker died outside any task (injected by a test)");
         }
         let queued = match shared.rx.try_recv() {
             Ok(queued) => {
@@ -176,6 +225,21 @@ pub(crate) fn work(shared: Arc<Shared>, index: usize, stats: Arc<WorkerStats>) {
     }
     drop(state);
     drop(exit);
+}
+
+/// The worker's own state from the pool's `worker_state` factory, or the factory's panic
+/// message.
+fn make_state(shared: &Shared, index: usize) -> Result<Option<Box<dyn Any + Send>>, String> {
+    let Some(make) = &shared.config.worker_state else {
+        return Ok(None);
+    };
+    panic::catch_unwind(AssertUnwindSafe(|| make(index)))
+        .map(Some)
+        .map_err(|payload| {
+            let message = crate::worker::panic_message(payload.as_ref());
+            crate::pool::task::drop_quietly(payload);
+            message
+        })
 }
 
 fn run(
@@ -202,12 +266,26 @@ fn run(
         cancelled: None,
         deadline: None,
     };
-    queued.job.run(&mut cx, &mut |outcome| {
-        if let Some(started) = started {
-            shared.metrics.run_time.record(started.elapsed());
+    let mut counted = false;
+    // Every task's own panic is caught inside `run`. What can still unwind out of it is a
+    // destructor the pool calls after the task settled: a result nobody waits for, the value
+    // of a cancelled or timed-out task, the closure of a task cancelled while queued. Such a
+    // panic has been printed by the panic hook; it must not cost the pool this worker.
+    let escaped = panic::catch_unwind(AssertUnwindSafe(|| {
+        queued.job.run(&mut cx, &mut |outcome| {
+            counted = true;
+            if let Some(started) = started {
+                shared.metrics.run_time.record(started.elapsed());
+            }
+            stats.finished(outcome);
+        });
+    }));
+    if let Err(payload) = escaped {
+        if !counted {
+            stats.finished(Outcome::Panicked);
         }
-        stats.finished(outcome);
-    });
+        crate::pool::task::drop_quietly(payload);
+    }
 }
 
 enum Wait {
@@ -265,7 +343,11 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
                 // Stop counting as free *before* looking at the queue: a task queued after
                 // this sees no free worker and hires one; a task queued before it is seen.
                 crew.idle_leave_without_task();
-                if shared.rx.is_empty() && crew.try_retire() {
+                let between = || {
+                    #[cfg(all(test, not(loom)))]
+                    shared.retire_pause.pause();
+                };
+                if crew.retire_unless_needed(|| shared.rx.is_empty(), between) {
                     stats.idle_leave(idle_since);
                     return Wait::Retired;
                 }
@@ -282,23 +364,82 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
     outcome
 }
 
-/// Runs when a worker thread ends, also by a panic: the pool's counts follow it.
+/// Runs when a worker thread ends, also by a panic: the pool's counts follow it, and a worker
+/// that died is replaced.
 struct ExitGuard<'a> {
-    shared: &'a Shared,
+    shared: &'a Arc<Shared>,
     stats: &'a Arc<WorkerStats>,
     index: usize,
+    /// An elastic pool's extra worker left after `keep_alive` and gave up its place already.
     retired: bool,
+    /// The worker never started serving: its `worker_state` factory panicked with this.
+    failed_start: Option<String>,
 }
 
 impl Drop for ExitGuard<'_> {
     fn drop(&mut self) {
-        if let Some(hook) = &self.shared.config.on_exit {
+        if self.failed_start.is_none()
+            && let Some(hook) = &self.shared.config.on_exit
+        {
             let index = self.index;
             let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(index)));
         }
-        if !self.retired {
-            self.shared.crew.leave();
-        }
         self.shared.metrics.retire(self.stats);
+        if self.retired {
+            return;
+        }
+        if let Some(message) = self.failed_start.take() {
+            self.shared.crew.leave();
+            self.shared
+                .after_lost_start(&format!("the worker_state factory panicked: {message}"));
+            return;
+        }
+        // Every task's panic is caught, so a worker unwinds only through a fault outside any
+        // task. Unless the pool is stopping, a new thread takes the dead one's place (its
+        // place in the crew passes straight to it).
+        if std::thread::panicking() && !self.shared.stopping.load(Ordering::Acquire) {
+            // Counted first, so that whoever sees the replacement at work sees the count.
+            self.shared.metrics.replaced();
+            match self.shared.spawn_worker(None) {
+                Ok(()) => return,
+                // `spawn_worker` gave the place up; with no worker left, settle the tasks.
+                Err(e) => {
+                    self.shared
+                        .after_lost_start(&format!("a dead worker could not be replaced: {e}"));
+                    return;
+                }
+            }
+        }
+        self.shared.crew.leave();
+    }
+}
+
+/// Test only: a pause at the one point of the retire protocol where a submitter can slip in,
+/// so that a test can put a submission exactly there.
+#[cfg(all(test, not(loom)))]
+#[derive(Default)]
+pub(crate) struct RetirePause(std::sync::Mutex<Option<Pause>>);
+
+/// `(arrived, resume)`: the retiring worker sends on the first, then waits on the second.
+#[cfg(all(test, not(loom)))]
+type Pause = (
+    crossbeam_channel::Sender<()>,
+    crossbeam_channel::Receiver<()>,
+);
+
+#[cfg(all(test, not(loom)))]
+impl RetirePause {
+    /// The next worker of this pool to retire stops at the pause: it sends on `arrived` and
+    /// waits for `resume`.
+    pub(crate) fn arm(&self, pause: Pause) {
+        *self.0.lock().unwrap() = Some(pause);
+    }
+
+    fn pause(&self) {
+        let pause = self.0.lock().unwrap().take();
+        if let Some((arrived, resume)) = pause {
+            let _ = arrived.send(());
+            let _ = resume.recv_timeout(crate::testing::TIMEOUT);
+        }
     }
 }

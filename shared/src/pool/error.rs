@@ -31,7 +31,8 @@ pub enum TaskError {
     #[error("the task ran longer than its timeout of {0:?}")]
     TimedOut(Duration),
     /// [`WorkerPool::shutdown_now`](super::WorkerPool::shutdown_now) removed the task from the
-    /// queue before it started.
+    /// queue before it started, or the pool lost every worker and could not start another
+    /// (see [`JoinError::WorkersLost`]).
     #[error("the pool was shut down before the task started")]
     PoolShutDown,
     /// The wait was refused because it could deadlock: the calling thread is one of the pool's
@@ -105,22 +106,37 @@ impl<F> fmt::Debug for SubmitError<F> {
     }
 }
 
-/// [`WorkerPool::join`](super::WorkerPool::join) was called from one of the pool's own
-/// workers, which would wait for itself forever.
+/// Why [`WorkerPool::join`](super::WorkerPool::join) could not report that every accepted
+/// task ran.
 ///
 /// ```
-/// use shared::pool::WorkerPool;
+/// use shared::pool::{JoinError, WorkerPool};
 /// use std::sync::Arc;
 ///
 /// let pool = Arc::new(WorkerPool::new(1)?);
 /// let inner = Arc::clone(&pool);
-/// let refused = pool.submit(move || inner.join().is_err())?.join()?;
-/// assert!(refused);
+/// let refused = pool.submit(move || inner.join())?.join()?;
+/// assert_eq!(refused, Err(JoinError::FromWorker));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a pool cannot be joined from one of its own workers: the worker would wait for itself")]
-pub struct JoinFromWorker;
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// Called from one of the pool's own workers, which would wait for itself forever.
+    #[error(
+        "a pool cannot be joined from one of its own workers: the worker would wait for itself"
+    )]
+    FromWorker,
+    /// Every worker ended while accepted tasks were still queued, and no new worker could be
+    /// started (its `worker_state` factory or its thread start failed: `reason` says which).
+    /// The `not_run` tasks were settled with [`TaskError::PoolShutDown`] instead of running.
+    #[error("the pool lost its workers ({reason}): {not_run} accepted task(s) never ran")]
+    WorkersLost {
+        /// What stopped the pool from starting a worker.
+        reason: String,
+        /// Accepted tasks that never ran.
+        not_run: usize,
+    },
+}
 
 /// The pool's settings were inconsistent; the message says which.
 ///
@@ -138,4 +154,8 @@ pub enum BuildError {
     /// The operating system refused to start a worker thread.
     #[error("could not start a worker thread: {0}")]
     Spawn(#[from] std::io::Error),
+    /// The [`worker_state`](super::PoolBuilder::worker_state) factory panicked while one of
+    /// the first workers started; the message is the panic's.
+    #[error("the worker_state factory panicked: {0}")]
+    WorkerState(String),
 }

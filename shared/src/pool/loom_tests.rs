@@ -10,8 +10,9 @@
 //! ```
 //!
 //! What is modelled is what the pool implements itself with atomics, a mutex and a condvar:
-//! the result slot behind every `TaskHandle`, the latch behind `scope`, and the elastic
-//! thread count. The queue (crossbeam-channel) and the submission gate (std's `RwLock`) are
+//! the result slot behind every `TaskHandle`, the latch behind `scope`, the elastic thread
+//! count, and the handshake between a retiring worker and a submitter that finds the crew
+//! full. The queue (crossbeam-channel) and the submission gate (std's `RwLock`) are
 //! not ours, and are tested by their own projects.
 
 use super::TaskError;
@@ -108,5 +109,34 @@ fn loom_crew_stays_within_bounds() {
         }
         let live = crew.live();
         assert!((1..=2).contains(&live), "live = {live}");
+    });
+}
+
+/// A worker whose keep-alive ran out retires while a submitter queues a task and finds the
+/// crew full: afterwards the task has a worker, either the one that stayed for it or one the
+/// submitter hired. The queue is modelled by one relaxed atomic (a queued task is a 1), so
+/// that only the two fences can make the handshake work.
+#[test]
+fn loom_a_task_queued_during_a_retirement_keeps_a_worker() {
+    use loom::sync::atomic::fence;
+    loom::model(|| {
+        let crew = Arc::new(Crew::new(1, 2));
+        assert!(crew.try_hire()); // worker 0, busy for the whole model
+        assert!(crew.try_hire()); // worker 1, idle, about to retire
+        let queue = Arc::new(AtomicUsize::new(0));
+        let submitter = {
+            let (crew, queue) = (Arc::clone(&crew), Arc::clone(&queue));
+            thread::spawn(move || {
+                queue.store(1, Ordering::Relaxed); // the send
+                fence(Ordering::SeqCst); // as in `WorkerPool::after_enqueue`
+                crew.try_hire()
+            })
+        };
+        let retired = crew.retire_unless_needed(|| queue.load(Ordering::Relaxed) == 0, || {});
+        let hired = submitter.join().unwrap();
+        assert!(
+            !retired || hired,
+            "worker 1 left and nobody was hired: the task waits behind the busy worker"
+        );
     });
 }

@@ -50,6 +50,8 @@ pub const SAMPLE_EVERY: u64 = 16;
 #[derive(Debug)]
 pub(crate) struct Metrics {
     rejected: AtomicU64,
+    /// Workers that died (a panic outside any task) and were replaced.
+    replaced: AtomicU64,
     /// Jobs taken out of the queue by `shutdown_now` rather than by a worker.
     drained: AtomicU64,
     pub(crate) queue_wait: Histogram,
@@ -170,6 +172,7 @@ impl Metrics {
     pub(crate) fn new() -> Self {
         Self {
             rejected: AtomicU64::new(0),
+            replaced: AtomicU64::new(0),
             drained: AtomicU64::new(0),
             queue_wait: Histogram::new(),
             run_time: Histogram::new(),
@@ -194,6 +197,10 @@ impl Metrics {
 
     pub(crate) fn rejected(&self) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn replaced(&self) {
+        self.replaced.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn drained(&self) {
@@ -255,6 +262,7 @@ impl Metrics {
             rejected,
             threads,
             idle_threads,
+            workers_replaced: self.replaced.load(Ordering::Relaxed),
             queue_wait: self.queue_wait.snapshot(),
             run_time: self.run_time.snapshot(),
             utilisation: if totals.alive_nanos == 0 {
@@ -303,6 +311,12 @@ pub struct PoolMetrics {
     pub threads: usize,
     /// Worker threads waiting for work now.
     pub idle_threads: usize,
+    /// Worker threads that died outside any task (a panic the pool could not contain), each
+    /// followed by the start of a new thread in its place (if that start failed, the pool
+    /// lost its workers: see [`JoinError::WorkersLost`](super::JoinError::WorkersLost)). A
+    /// task's own panic never kills its worker, so this stays 0 unless something is badly
+    /// wrong: watch it.
+    pub workers_replaced: u64,
     /// Time from submission to start, for the sampled tasks.
     pub queue_wait: LatencySummary,
     /// Time from start to finish, for the sampled tasks.
@@ -329,9 +343,10 @@ impl fmt::Display for PoolMetrics {
         )?;
         writeln!(
             f,
-            "threads: {} ({} idle), utilisation {:.0}%",
+            "threads: {} ({} idle, {} replaced), utilisation {:.0}%",
             self.threads,
             self.idle_threads,
+            self.workers_replaced,
             self.utilisation * 100.0
         )?;
         writeln!(f, "wait:    {}", self.queue_wait)?;

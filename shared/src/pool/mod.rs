@@ -10,7 +10,7 @@
 //! | the queue is bounded: `submit` waits, `try_submit` hands the task back | a bounded crossbeam channel |
 //! | no accepted task is lost or run twice at close or drop | the submission gate and the exit rule in `crew.rs` |
 //! | a timeout counts from the moment a task starts, not from when it was queued | [`TaskContext`] and `Slot` |
-//! | waiting on your own pool from inside it is refused, never a deadlock | a thread-local pool id |
+//! | waiting on your own pool from inside it (an unbounded `join`, a blocking submit into a full queue) is refused, never a deadlock | a thread-local pool id |
 //! | `shutdown_now` rejects the queued tasks and tells the running ones to stop | [`WorkerPool::shutdown_now`] |
 //!
 //! A tour in one example:
@@ -46,6 +46,8 @@
 mod builder;
 pub(crate) mod crew;
 mod error;
+#[cfg(all(test, not(loom)))]
+mod fault_tests;
 pub mod histogram;
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -54,7 +56,7 @@ mod scope;
 pub(crate) mod task;
 
 pub use builder::{DEFAULT_KEEP_ALIVE, DEFAULT_QUEUE_CAPACITY, PoolBuilder};
-pub use error::{BuildError, JoinFromWorker, SubmitError, TaskError};
+pub use error::{BuildError, JoinError, SubmitError, TaskError};
 pub use histogram::LatencySummary;
 pub use metrics::{PoolMetrics, SAMPLE_ALL_FIRST, SAMPLE_EVERY};
 pub use scope::Scope;
@@ -159,6 +161,20 @@ pub(crate) struct Shared {
     pub(crate) config: builder::Config,
     /// Handles of the threads started and not yet joined.
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Held for the whole of a `join`, so that a second caller waits for the first to finish
+    /// joining instead of finding the handles already taken and returning early.
+    joining: Mutex<()>,
+    /// Why the pool lost its workers, once every worker has ended with accepted tasks still
+    /// queued and no new one could start; `join` reports it.
+    lost: Mutex<Option<String>>,
+    /// Accepted tasks settled without running because the workers were lost.
+    not_run: AtomicUsize,
+    /// Test only: the next worker to look at this dies outside any task, as a pool bug would.
+    #[cfg(test)]
+    pub(crate) die_next: AtomicBool,
+    /// Test only: where a test holds a retiring worker (see `crew::RetirePause`).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) retire_pause: crew::RetirePause,
     /// The index the next worker gets.
     next_index: AtomicUsize,
     pub(crate) metrics: Metrics,
@@ -239,16 +255,44 @@ impl WorkerPool {
                 crew: Crew::new(config.min_threads, config.max_threads),
                 config,
                 threads: Mutex::new(Vec::new()),
+                joining: Mutex::new(()),
+                lost: Mutex::new(None),
+                not_run: AtomicUsize::new(0),
+                #[cfg(test)]
+                die_next: AtomicBool::new(false),
+                #[cfg(all(test, not(loom)))]
+                retire_pause: crew::RetirePause::default(),
                 next_index: AtomicUsize::new(0),
                 metrics: Metrics::new(),
             }),
         };
+        // With a `worker_state` factory, `build` waits until each first worker has made its
+        // state, so that a factory that panics is a `BuildError`, not a pool without workers.
+        let (ready_tx, ready) = crossbeam_channel::unbounded();
+        let mut ready_tx = pool
+            .shared
+            .config
+            .worker_state
+            .is_some()
+            .then_some(ready_tx);
+        let mut started = 0;
         for _ in 0..pool.shared.crew.min {
             if !pool.shared.crew.try_hire() {
                 break;
             }
             // On failure, dropping `pool` closes and joins the threads already started.
-            pool.shared.spawn_worker()?;
+            pool.shared.spawn_worker(ready_tx.clone())?;
+            started += 1;
+        }
+        if ready_tx.take().is_some() {
+            for _ in 0..started {
+                match ready.recv() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(message)) => return Err(BuildError::WorkerState(message)),
+                    // Every worker reports once; none can end without reporting.
+                    Err(_) => return Err(BuildError::WorkerState("a worker ended".into())),
+                }
+            }
         }
         Ok(pool)
     }
@@ -260,6 +304,10 @@ impl WorkerPool {
     ///
     /// # Errors
     /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    /// [`SubmitError::Full`], handing the task back, when called from one of this pool's own
+    /// workers while the queue is full: a worker that waited for room in its own queue could
+    /// wait forever. Return the work as a value instead, run it yourself, or use
+    /// [`scope`](Self::scope).
     ///
     /// ```
     /// use shared::pool::WorkerPool;
@@ -315,6 +363,8 @@ impl WorkerPool {
     ///
     /// # Errors
     /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    /// [`SubmitError::Full`], handing the task back, when called from one of this pool's own
+    /// workers while the queue is full (see [`execute`](Self::execute)).
     ///
     /// ```
     /// use shared::pool::WorkerPool;
@@ -390,6 +440,8 @@ impl WorkerPool {
     ///
     /// # Errors
     /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    /// [`SubmitError::Full`], handing the task back, when called from one of this pool's own
+    /// workers while the queue is full (see [`execute`](Self::execute)).
     ///
     /// ```
     /// use shared::pool::{TaskError, WorkerPool};
@@ -424,6 +476,8 @@ impl WorkerPool {
     ///
     /// # Errors
     /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
+    /// [`SubmitError::Full`], handing the task back, when called from one of this pool's own
+    /// workers while the queue is full (see [`execute`](Self::execute)).
     ///
     /// ```
     /// use shared::pool::{TaskError, WorkerPool};
@@ -479,6 +533,9 @@ impl WorkerPool {
     /// order**, however the tasks finish. `f` and the items may borrow the caller's data.
     ///
     /// Every item runs even if some panic; then the first error in input order is returned.
+    /// Each item is one task in the [`metrics`](Self::metrics): `completed`, or `panicked`
+    /// when `f` panicked on it. Called from one of this pool's own workers, the items run
+    /// inline on that worker, one after another (see [`scope`](Self::scope)).
     ///
     /// # Errors
     /// [`TaskError::Panicked`] for a panicking item, [`TaskError::PoolShutDown`] if the pool
@@ -508,10 +565,12 @@ impl WorkerPool {
         let f = &f;
         let ((), _rejected) = self.scope_inner(|s| {
             for (item, out) in items.into_iter().zip(results.iter_mut()) {
-                let accepted = s.spawn_or_reject(move || {
-                    *out = Some(
-                        panic::catch_unwind(AssertUnwindSafe(|| f(item))).map_err(task::panicked),
-                    );
+                let accepted = s.spawn_counted(move || {
+                    let result =
+                        panic::catch_unwind(AssertUnwindSafe(|| f(item))).map_err(task::panicked);
+                    let panicked = result.is_err();
+                    *out = Some(result);
+                    panicked // counted as `panicked` in the metrics, as any task's panic is
                 });
                 if !accepted {
                     break;
@@ -540,25 +599,7 @@ impl WorkerPool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close(&self) {
-        // Taking the write lock waits out every submission in flight (each holds a read lock
-        // across its send), so after this no task can enter the queue.
-        let mut open = self
-            .shared
-            .gate
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if !*open {
-            return;
-        }
-        *open = false;
-        self.shared.closed.store(true, Ordering::Release);
-        drop(open);
-        // Wake the workers blocked on an empty queue: they see `closed` and leave.
-        self.shared
-            .wake_tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        self.shared.close();
     }
 
     /// Closes the pool, removes every queued task without running it, and asks the running
@@ -588,22 +629,20 @@ impl WorkerPool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown_now(&self) -> usize {
-        self.shared.stopping.store(true, Ordering::Release);
-        self.close();
-        let mut removed = 0;
-        while let Ok(queued) = self.shared.rx.try_recv() {
-            self.shared.reject(queued);
-            removed += 1;
-        }
-        removed
+        self.shared.shutdown_now()
     }
 
     /// Closes the pool (if still open) and waits until every worker thread has ended, which
-    /// is after every queued task has run.
+    /// is after every queued task has run. Any number of threads may call it at once: each
+    /// returns only when the last worker has ended.
     ///
     /// # Errors
-    /// [`JoinFromWorker`] when called on one of this pool's own workers, which would wait for
-    /// itself forever.
+    /// [`JoinError::FromWorker`] when called on one of this pool's own workers, which would
+    /// wait for itself forever. [`JoinError::WorkersLost`] when accepted tasks never ran:
+    /// every worker ended and no new one could start (a `worker_state` factory that panics
+    /// for every new worker, or a thread the system would not start). Those tasks' handles
+    /// settle with [`TaskError::PoolShutDown`]; `join` never returns `Ok` with a task left
+    /// behind.
     ///
     /// ```
     /// use shared::pool::WorkerPool;
@@ -621,11 +660,17 @@ impl WorkerPool {
     /// assert_eq!(pool.metrics().threads, 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn join(&self) -> Result<(), JoinFromWorker> {
+    pub fn join(&self) -> Result<(), JoinError> {
         if current_pool_id() == Some(self.shared.id) {
-            return Err(JoinFromWorker);
+            return Err(JoinError::FromWorker);
         }
         self.close();
+        // Several threads may join one pool: each returns only once every worker has ended.
+        let _joining = self
+            .shared
+            .joining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         loop {
             let threads = std::mem::take(
                 &mut *self
@@ -635,13 +680,38 @@ impl WorkerPool {
                     .unwrap_or_else(PoisonError::into_inner),
             );
             if threads.is_empty() {
-                return Ok(());
+                break;
             }
             for thread in threads {
                 // A worker catches its tasks' panics; a panic here came from a hook and has
                 // been reported by the panic hook already.
                 let _ = thread.join();
             }
+        }
+        // Every worker has ended. A task still queued has nobody left to run it: settle it.
+        let mut left = 0;
+        while let Ok(queued) = self.shared.rx.try_recv() {
+            self.shared.reject(queued);
+            left += 1;
+        }
+        let lost = self
+            .shared
+            .lost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let stopped = self.shared.stopping.load(Ordering::Acquire);
+        match lost {
+            Some(reason) => Err(JoinError::WorkersLost {
+                reason,
+                not_run: left + self.shared.not_run.load(Ordering::Acquire),
+            }),
+            // `shutdown_now` (perhaps still draining on another thread) rejects on purpose.
+            None if left > 0 && !stopped => Err(JoinError::WorkersLost {
+                reason: "no worker was left to run them".into(),
+                not_run: left,
+            }),
+            None => Ok(()),
         }
     }
 
@@ -710,7 +780,9 @@ impl WorkerPool {
                 match shared.tx.try_send(queued) {
                     Ok(()) => {
                         // Still holding the gate: a `join` cannot finish before the hire.
-                        self.after_enqueue();
+                        let failed = self.after_enqueue();
+                        drop(open);
+                        self.after_failed_hire(failed);
                         return Ok(());
                     }
                     Err(TrySendError::Full(back)) => queued = back,
@@ -729,9 +801,10 @@ impl WorkerPool {
             };
             if deadline.is_none() && current_pool_id() == Some(shared.id) {
                 // A worker waiting without limit for room in its own queue could wait
-                // forever, if every worker did: run the task here instead.
-                shared.run_inline(queued);
-                return Ok(());
+                // forever, if every worker did. Running the task here instead would run it
+                // under whatever lock the submitting task holds (a task that needs the same
+                // lock deadlocks on itself): hand it back, as `try_submit` does.
+                break 'refused Refusal::Full;
             }
             // Wait for room in slices, letting go of the gate in between so that a `close`
             // is never held up by a submission blocked on a full queue.
@@ -749,8 +822,9 @@ impl WorkerPool {
                 };
                 match shared.tx.send_timeout(queued, slice) {
                     Ok(()) => {
-                        self.after_enqueue();
+                        let failed = self.after_enqueue();
                         drop(open);
+                        self.after_failed_hire(failed);
                         return Ok(());
                     }
                     Err(SendTimeoutError::Timeout(back)) => queued = back,
@@ -767,11 +841,25 @@ impl WorkerPool {
 
     /// An elastic pool starts a worker for a task that no worker is free to take, up to
     /// `max_threads`. Called with the gate held, so that `close` and `join` wait for it.
-    fn after_enqueue(&self) {
+    /// Returns why a hire failed, to be handled once the gate is released.
+    fn after_enqueue(&self) -> Option<BuildError> {
         let crew = &self.shared.crew;
-        if crew.is_elastic() && crew.task_queued() && crew.try_hire() {
-            // A failed spawn only means the existing workers take the task later.
-            let _ = self.shared.spawn_worker();
+        if crew.is_elastic() && crew.task_queued() {
+            // Pairs with the fence in `Crew::retire_unless_needed`: either this hire sees a
+            // worker's retirement, or that worker sees this task in the queue.
+            crate::sync::fence(Ordering::SeqCst);
+            if crew.try_hire() {
+                return self.shared.spawn_worker(None).err();
+            }
+        }
+        None
+    }
+
+    /// A failed hire only means the existing workers take the task later; but with no worker
+    /// left, nobody would: then the queued tasks are settled (see `after_lost_start`).
+    fn after_failed_hire(&self, failed: Option<BuildError>) {
+        if let Some(e) = failed {
+            self.shared.after_lost_start(&e.to_string());
         }
     }
 }
@@ -807,16 +895,27 @@ impl<F> SubmitError<F> {
 
 impl Shared {
     /// Starts one worker thread; the caller has reserved its place with `crew.try_hire()`.
-    fn spawn_worker(self: &Arc<Self>) -> Result<(), BuildError> {
+    /// `ready` hears once whether the worker made its `worker_state`.
+    pub(crate) fn spawn_worker(
+        self: &Arc<Self>,
+        ready: Option<crossbeam_channel::Sender<Result<(), String>>>,
+    ) -> Result<(), BuildError> {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let name = match self.thread_name(index) {
+            Ok(name) => name,
+            Err(e) => {
+                self.crew.leave();
+                return Err(e);
+            }
+        };
         let stats = self.metrics.enlist();
-        let mut builder = thread::Builder::new().name((self.config.thread_name)(index));
+        let mut builder = thread::Builder::new().name(name);
         if let Some(size) = self.config.stack_size {
             builder = builder.stack_size(size);
         }
         let shared = Arc::clone(self);
         let worker_stats = Arc::clone(&stats);
-        match builder.spawn(move || crew::work(shared, index, worker_stats)) {
+        match builder.spawn(move || crew::work(shared, index, worker_stats, ready)) {
             Ok(handle) => {
                 let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
                 // An elastic pool's retired threads have ended: forget their handles.
@@ -832,28 +931,77 @@ impl Shared {
         }
     }
 
-    /// Settles a job that will not run.
+    /// Closes the gate; see [`WorkerPool::close`].
+    pub(crate) fn close(&self) {
+        // Taking the write lock waits out every submission in flight (each holds a read lock
+        // across its send), so after this no task can enter the queue.
+        let mut open = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        if !*open {
+            return;
+        }
+        *open = false;
+        self.closed.store(true, Ordering::Release);
+        drop(open);
+        // Wake the workers blocked on an empty queue: they see `closed` and leave.
+        self.wake_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    /// See [`WorkerPool::shutdown_now`].
+    pub(crate) fn shutdown_now(&self) -> usize {
+        self.stopping.store(true, Ordering::Release);
+        self.close();
+        let mut removed = 0;
+        while let Ok(queued) = self.rx.try_recv() {
+            self.reject(queued);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// A worker could not start (its thread, its name or its state failed). If no worker is
+    /// left while tasks wait, none will run them: the pool shuts down, settling them with
+    /// [`TaskError::PoolShutDown`], and `join` reports why.
+    pub(crate) fn after_lost_start(&self, reason: &str) {
+        // `min_threads` is at least 1, so no worker left means every one was lost; unless the
+        // pool is closed and its queue empty, when the others simply finished their work.
+        if self.crew.live() > 0 || (self.closed.load(Ordering::Acquire) && self.rx.is_empty()) {
+            return;
+        }
+        self.lost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| reason.to_string());
+        let removed = self.shutdown_now();
+        self.not_run.fetch_add(removed, Ordering::AcqRel);
+    }
+
+    /// The user's `thread_name` for worker `index`, checked: a name function that panics, or a
+    /// name with a NUL byte (which the operating system cannot take), is a [`BuildError`],
+    /// never a panic inside `submit` or `build`.
+    fn thread_name(&self, index: usize) -> Result<String, BuildError> {
+        let name = panic::catch_unwind(AssertUnwindSafe(|| (self.config.thread_name)(index)))
+            .map_err(|payload| {
+                let message = crate::worker::panic_message(payload.as_ref());
+                task::drop_quietly(payload);
+                BuildError::Invalid(format!("thread_name({index}) panicked: {message}"))
+            })?;
+        if name.contains('\0') {
+            return Err(BuildError::Invalid(format!(
+                "thread_name({index}) returned {name:?}, which holds a NUL byte"
+            )));
+        }
+        Ok(name)
+    }
+
+    /// Settles a job that will not run. A closure whose `Drop` panics as it is discarded
+    /// (the panic hook prints it) does not stop the rejection of the jobs behind it.
     pub(crate) fn reject(&self, queued: Queued) {
         // Counted first, so that whoever sees the handle settle also sees the count.
         self.metrics.drained();
-        queued.job.reject();
-    }
-
-    /// Runs a job on the submitting worker (see `enqueue`).
-    fn run_inline(&self, queued: Queued) {
-        let mut cx = TaskContext {
-            worker_index: crew::current_worker_index(self.id).unwrap_or_default(),
-            pool_stopping: &self.stopping,
-            state: None,
-            cancelled: None,
-            deadline: None,
-        };
-        let stats = self.metrics.enlist();
-        stats.started();
-        queued
-            .job
-            .run(&mut cx, &mut |outcome| stats.finished(outcome));
-        self.metrics.retire(&stats);
+        task::quietly(move || queued.job.reject());
     }
 }
 
@@ -862,7 +1010,7 @@ impl Drop for WorkerPool {
     /// the pool's own workers (a task that owned the pool), it only closes: a thread cannot
     /// wait for itself.
     fn drop(&mut self) {
-        if self.join().is_err() {
+        if let Err(JoinError::FromWorker) = self.join() {
             self.close();
         }
     }

@@ -130,6 +130,19 @@ impl<'scope> Scope<'scope, '_> {
     where
         F: FnOnce() + Send + 'scope,
     {
+        self.spawn_counted(move || {
+            task();
+            false
+        })
+    }
+
+    /// Like [`spawn_or_reject`](Self::spawn_or_reject), for a task that catches its own
+    /// panic (as `map` does, to keep each item's error) and returns whether it caught one, so
+    /// that the pool counts it as panicked like any other.
+    pub(crate) fn spawn_counted<F>(&'scope self, task: F) -> bool
+    where
+        F: FnOnce() -> bool + Send + 'scope,
+    {
         if self.inline {
             if self.pool.is_closed() {
                 self.state.rejected.store(true, Ordering::Relaxed);
@@ -139,14 +152,14 @@ impl<'scope> Scope<'scope, '_> {
             return true;
         }
         self.state.latch.increment();
-        let task: Box<dyn FnOnce() + Send + 'scope> = Box::new(task);
+        let task: Box<dyn FnOnce() -> bool + Send + 'scope> = Box::new(task);
         // SAFETY: the closure may borrow data that lives for `'scope` only, while the queue
         // needs `'static`. Erasing the lifetime is sound because the closure cannot outlive
         // `'scope`: it is run or dropped by `ScopedJob`, which decrements the latch only
         // after that, and `WorkerPool::scope` waits for the latch to reach zero before it
         // returns or unwinds, so before `'scope` ends. A task that is refused is handed back
         // and dropped right here, inside the scope.
-        let task: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(task) };
+        let task: Box<dyn FnOnce() -> bool + Send + 'static> = unsafe { std::mem::transmute(task) };
         let job = Box::new(ScopedJob {
             task: Some(task),
             state: Arc::clone(&self.state),
@@ -177,8 +190,10 @@ impl WorkerPool {
     /// once every task spawned in it has finished: the pool form of `std::thread::scope`.
     ///
     /// If `body` or any task panics, the first panic is re-raised here after every task has
-    /// ended. Called from one of this pool's own workers, the tasks run inline, one after
-    /// another, because a worker that waits on its own pool can deadlock it.
+    /// ended. Called from one of this pool's own workers (a nested scope), the tasks run
+    /// inline on that worker, one after another, in the order spawned: a worker that waited
+    /// on its own pool could deadlock it, so a nested scope gains no parallelism. Give the
+    /// outer level the parallel work, or split it before submitting.
     ///
     /// # Panics
     /// As described above, and if the pool is closed, or is shut down while scoped tasks are
@@ -233,10 +248,11 @@ impl WorkerPool {
     }
 }
 
-/// Runs a scoped task, keeping its first panic for the scope; returns whether it panicked.
-fn run_caught(state: &ScopeState, task: Box<dyn FnOnce() + Send + '_>) -> bool {
+/// Runs a scoped task, keeping its first panic for the scope; returns whether it panicked
+/// (or caught a panic of its own and said so).
+fn run_caught(state: &ScopeState, task: Box<dyn FnOnce() -> bool + Send + '_>) -> bool {
     match panic::catch_unwind(AssertUnwindSafe(task)) {
-        Ok(()) => false,
+        Ok(failed) => failed,
         Err(payload) => {
             let mut first = sync::lock(&state.panic);
             if first.is_none() {
@@ -250,7 +266,7 @@ fn run_caught(state: &ScopeState, task: Box<dyn FnOnce() + Send + '_>) -> bool {
 /// A scoped task in the queue. Releases its scope's latch exactly once: after running, or
 /// when dropped unrun.
 struct ScopedJob {
-    task: Option<Box<dyn FnOnce() + Send + 'static>>,
+    task: Option<Box<dyn FnOnce() -> bool + Send + 'static>>,
     state: Arc<ScopeState>,
 }
 
@@ -279,8 +295,18 @@ impl Job for ScopedJob {
 
 impl Drop for ScopedJob {
     fn drop(&mut self) {
-        // Drop an unrun task first: its captures may borrow the scope's data.
-        drop(self.task.take());
+        // Drop an unrun task first: its captures may borrow the scope's data. A capture whose
+        // `Drop` panics is the scope's panic (re-raised when the scope returns), and must not
+        // skip the release below, or the scope would wait forever.
+        if let Some(task) = self.task.take() {
+            run_caught(
+                &self.state,
+                Box::new(move || {
+                    drop(task);
+                    false
+                }),
+            );
+        }
         self.state.latch.decrement();
     }
 }
@@ -345,6 +371,35 @@ mod tests {
         let message = outcome.unwrap_err();
         let message = crate::testing::panic_message(message.as_ref());
         assert!(message.contains("shut down"), "{message}");
+        assert_eq!(text, "borrowed");
+    }
+
+    #[test]
+    fn a_refused_task_whose_capture_panics_as_it_drops_still_releases_the_scope() {
+        struct PanicsOnDrop<'a>(&'a str);
+        impl Drop for PanicsOnDrop<'_> {
+            fn drop(&mut self) {
+                panic!("dropping a capture that borrows {:?}", self.0);
+            }
+        }
+        let pool = WorkerPool::new(1).unwrap();
+        let text = String::from("borrowed");
+        let (release, held) = crossbeam_channel::bounded::<()>(0);
+        let (started_tx, started) = crossbeam_channel::bounded::<()>(1);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                s.spawn(move || {
+                    started_tx.send(()).unwrap();
+                    let _ = held.recv();
+                });
+                let capture = PanicsOnDrop(&text);
+                s.spawn(move || drop(capture)); // queued, then dropped unrun by the shutdown
+                started.recv().unwrap();
+                pool.shutdown_now();
+                drop(release);
+            })
+        }));
+        assert!(outcome.is_err(), "the scope re-raises instead of hanging");
         assert_eq!(text, "borrowed");
     }
 }

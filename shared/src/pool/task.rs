@@ -130,9 +130,7 @@ impl TaskContext<'_> {
     /// This worker's own state, made by the pool's
     /// [`worker_state`](super::PoolBuilder::worker_state) factory when the thread started:
     /// scratch buffers, a connection, a random generator. Only this worker's tasks see it, one
-    /// at a time, so no lock is needed. `None` if the pool has no state of type `S`, and for
-    /// a task that a worker ran inline because its own pool's queue was full (the worker's
-    /// state is then in use by the task that submitted it).
+    /// at a time, so no lock is needed. `None` if the pool has no state of type `S`.
     ///
     /// ```
     /// use shared::pool::WorkerPool;
@@ -346,8 +344,19 @@ impl<T> Slot<T> {
         }
     }
 
+    /// Whether a wait would return at once: the result is in, or the task has run past its
+    /// timeout (a waiter then settles it as timed out without waiting for it).
     pub(crate) fn is_settled(&self) -> bool {
-        matches!(sync::lock(&self.state).phase, Phase::Done(_) | Phase::Taken)
+        match &sync::lock(&self.state).phase {
+            Phase::Done(_) | Phase::Taken => true,
+            Phase::Running {
+                started: Some(started),
+            } => self
+                .timeout
+                .and_then(|t| started.checked_add(t))
+                .is_some_and(|deadline| Instant::now() >= deadline),
+            Phase::Queued | Phase::Running { started: None } => false,
+        }
     }
 
     /// Waits until settled, or until `limit` passes (`None`: no limit), and takes the result.
@@ -465,6 +474,11 @@ impl<T> TaskHandle<T> {
     /// Waits at most `limit` for the task. `Err(self)` hands the handle back if it has not
     /// settled by then, so the caller can wait again, cancel, or give up.
     ///
+    /// Unlike [`join`](Self::join), it may be called on one of the same pool's workers: a wait
+    /// with a limit cannot deadlock forever. It can still wait out its whole limit for a task
+    /// that needs the very worker that waits (every worker of a one-thread pool), so keep the
+    /// limit short there, or return the handle as a value and wait outside the pool.
+    ///
     /// ```
     /// use shared::pool::WorkerPool;
     /// use std::time::Duration;
@@ -478,9 +492,6 @@ impl<T> TaskHandle<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn join_timeout(self, limit: Duration) -> Result<Result<T, TaskError>, Self> {
-        if let Err(refused) = self.refuse_self_wait() {
-            return Ok(Err(refused));
-        }
         let until = Instant::now().checked_add(limit);
         match self.slot().wait(until) {
             Some(result) => Ok(result),
@@ -509,7 +520,8 @@ impl<T> TaskHandle<T> {
         self.slot().cancel();
     }
 
-    /// Whether the handle has settled, so that [`join`](Self::join) returns at once.
+    /// Whether [`join`](Self::join) would return at once: the task has settled, or it has run
+    /// past its timeout (`join` then returns [`TaskError::TimedOut`] without waiting).
     ///
     /// ```
     /// use shared::pool::WorkerPool;
@@ -559,7 +571,7 @@ where
             // holds a handle to hear more. Dropping the payload could itself panic, so it is
             // dropped under a second guard.
             Err(payload) => {
-                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+                drop_quietly(payload);
                 done(Outcome::Panicked);
             }
         }
@@ -576,8 +588,25 @@ where
 /// whose `Drop` panics must not take the worker down with it.
 pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> TaskError {
     let message = crate::worker::panic_message(payload.as_ref());
-    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    drop_quietly(payload);
     TaskError::Panicked(message)
+}
+
+/// Drops `value` under a guard: a panic in its `Drop` (or in the `Drop` of a panic payload
+/// that value's panic left behind, and so on) is caught and discarded, after the panic hook
+/// has printed it.
+pub(crate) fn drop_quietly<V>(value: V) {
+    quietly(move || drop(value));
+}
+
+/// Runs `f`, catching and discarding a panic (which the panic hook has printed). A payload
+/// whose own `Drop` panics too is leaked rather than dropped, so nothing unwinds from here.
+pub(crate) fn quietly(f: impl FnOnce()) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f))
+        && let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)))
+    {
+        std::mem::forget(again);
+    }
 }
 
 /// The body of a task with a handle: a plain closure, or one that takes the context.
