@@ -6,7 +6,7 @@
 //! and each takes task after task.
 //!
 //! Shows: 10,000 small tasks (a few hundred multiply-adds each), first on a thread spawned for
-//! each task, then on a `shared::WorkerPool` with one thread per core; the same answer both
+//! each task, then on a `shared::WorkerPool` with one thread per logical CPU; the same answer both
 //! ways, and the ratio of the two times, measured in this run.
 //!
 //! Run: `cargo run --release --example l2-03-pool-against-thread-per-task`

@@ -1,7 +1,8 @@
 //! # Lesson l2-13: bytes and allocations per task, counted
 //!
 //! Replaces the Node course's `04-resource-monitoring`, which polls `process.memoryUsage()`
-//! every 2 s: one number for the whole process, sampled. Rust threads share one heap, and
+//! every 2 s: sampled figures, `rss` for the whole process and the heap figures for the one
+//! isolate that asks, none of them per task. Rust threads share one heap, and
 //! there is no per-thread heap to read; instead a program can count every allocation itself.
 //! `shared::alloc::CountingAllocator`, installed as the program's `#[global_allocator]`,
 //! wraps the system allocator and counts each call, per process and per thread, so

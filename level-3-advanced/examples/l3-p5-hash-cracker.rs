@@ -213,7 +213,10 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
     }
 
     println!("{}", describe("sequential (1 thread)", &one));
-    let label = format!("parallel ({} threads)", args.threads);
+    let label = match args.threads {
+        1 => "parallel (1 thread)".to_string(),
+        n => format!("parallel ({n} threads)"),
+    };
     println!("{}", describe(&label, &many));
     // A search over in the first million candidates lasts a few milliseconds, about as long as
     // starting the threads: the ratio of two such times is noise, so it is not printed; nor is

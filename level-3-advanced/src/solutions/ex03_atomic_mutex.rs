@@ -154,7 +154,7 @@ unsafe impl<T: Send> Sync for AtomicMutex<T> {}
 /// std uses do, and keeping guards on their thread keeps each critical section one block of
 /// one thread's code. So this does not compile:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use level_3_advanced::solutions::ex03_atomic_mutex::AtomicMutex;
 ///
 /// let mutex = AtomicMutex::new(0);
