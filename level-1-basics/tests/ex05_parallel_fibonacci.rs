@@ -16,7 +16,7 @@
 //! | results in input order even when a later input finishes first | `results_are_in_input_order_even_when_a_later_input_finishes_first` (`f(20)` waits for `f(23)` to have finished) | the finishing order is forced by the test, not hoped for |
 //! | `sequential` and `parallel` agree for any thread count and uneven costs | `parallel_and_sequential_agree_for_any_thread_count` | results are compared whole |
 //! | empty in, empty out, and `f` never called | `an_empty_input_gives_an_empty_output` | no thread needs to run |
-//! | `f` runs once per input, never on the caller's thread, on at most `threads` threads | `the_work_runs_on_at_least_two_threads_other_than_the_caller` (`f` records the thread it runs on), `each_input_is_claimed_by_exactly_one_thread` | the work reports where it ran; counts, not times |
+//! | `f` runs once per input, never on the caller's thread, on at most `threads` threads | `the_work_runs_on_at_least_two_threads_other_than_the_caller` (`f` records the thread it runs on; the first two calls, once met, wait up to 0.5 s for a third thread at work, so that a program starting a thread per input shows its third even when two threads could have taken every input), `each_input_is_claimed_by_exactly_one_thread` | the work reports where it ran; counts, not times; the wait only ends early for a wrong answer |
 //! | at least two inputs at work at once when `threads >= 2` | `the_work_runs_on_at_least_two_threads_other_than_the_caller` (the first two calls must meet at a `Rendezvous`) | a meeting succeeds only if both calls overlap, however slowly they run; its deadline only turns a hang into a failure |
 //! | each index is claimed by exactly one thread | `each_input_is_claimed_by_exactly_one_thread` (four threads in lockstep claim at the same moment, up to 100 searches of 5,000 rounds, for at most 2 s) | a correct claim gives one call per input whatever the interleaving, and no wait in it can fail; a load-then-store claim shows only when two threads share the claim's instant on two cores, which lockstep and repetition make all but certain on a machine with a core to spare, less so on one loaded many times over (not provable: no test can pause a thread between the learner's load and store) |
 //! | `threads == 0` is `NoThreads` | `zero_threads_is_an_error` | no thread involved |
@@ -48,6 +48,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 use under_test::{FibError, INPUTS, check_inputs, compare, parallel, parallel_with, sequential};
+
+/// How long the first two calls wait, after meeting, for a third thread that should not
+/// exist. A right answer waits it out (and passes); a program that starts a thread per input
+/// has started its third long before.
+const EXTRA_THREAD_WINDOW: Duration = Duration::from_millis(500);
 
 /// `(n, fib(n))` for every input, from the fast iterative form.
 fn expected(inputs: &[u32]) -> Vec<(u32, u64)> {
@@ -128,6 +133,14 @@ fn the_work_runs_on_at_least_two_threads_other_than_the_caller() {
                 // run them at the same time.
                 if calls.fetch_add(1, Ordering::SeqCst) < 2 && first_two_meet.meet(TIMEOUT) {
                     met.fetch_add(1, Ordering::SeqCst);
+                    // With threads = 2, no third call can start while these two wait here. A
+                    // program that starts more threads than asked shows itself now: its next
+                    // thread takes the next input as soon as it starts, instead of leaving
+                    // the rest to the first two (which it would, if they were not waiting).
+                    let until = Instant::now() + EXTRA_THREAD_WINDOW;
+                    while probe.current() < 3 && Instant::now() < until {
+                        thread::sleep(Duration::from_millis(1));
+                    }
                 }
                 shared::workload::fib(n)
             });
