@@ -7,6 +7,9 @@
 //! |---|---|
 //! | every [`TaskHandle`] settles: a value, or a [`TaskError`] saying why not | `task.rs`: `Slot` |
 //! | a panicking task costs only itself: the worker, the pool and the counts survive | `catch_unwind` around every task |
+//! | so does a panic in user code the pool calls outside a task: the drop of a result nobody waits for or of a discarded closure, a hook, the `worker_state` factory, `thread_name` | guards in `crew.rs`, `scope.rs` and `Shared::reject`; a factory or name that fails is a [`BuildError`] at `build` |
+//! | a worker that dies anyway (a fault outside any task) is replaced and counted | `crew.rs`: the exit guard; [`PoolMetrics::workers_replaced`] |
+//! | `join` never returns `Ok` with an accepted task left unrun, and every caller of `join` waits | [`JoinError::WorkersLost`]; a lock held for the whole join |
 //! | the queue is bounded: `submit` waits, `try_submit` hands the task back | a bounded crossbeam channel |
 //! | no accepted task is lost or run twice at close or drop | the submission gate and the exit rule in `crew.rs` |
 //! | a timeout counts from the moment a task starts, not from when it was queued | [`TaskContext`] and `Slot` |
