@@ -225,7 +225,7 @@ fn is_finished_turns_true_once_a_timeout_has_expired() {
         recv_or_fail(&rx, "join() after is_finished()"),
         Err(TaskError::TimedOut(limit))
     );
-    joiner.join().unwrap();
+    shared::testing::join_within(joiner, TIMEOUT, "the joiner").unwrap();
     drop(release);
     joined(pool);
 }

@@ -48,7 +48,7 @@ fn a_dead_worker_is_replaced_and_counted() {
     let m = pool.metrics();
     assert_eq!((m.threads, m.workers_replaced), (1, 1), "{m}");
     assert_eq!(m.completed, 2, "{m}");
-    pool.join().unwrap();
+    run_within(TIMEOUT, "join", move || pool.join()).unwrap();
 }
 
 #[test]
@@ -124,5 +124,5 @@ fn a_worker_retiring_as_a_task_arrives_at_a_full_crew_stays_for_it() {
     );
     assert_eq!(value, Ok(2));
     drop(release);
-    pool.join().unwrap();
+    run_within(TIMEOUT, "join", move || pool.join()).unwrap();
 }

@@ -390,11 +390,11 @@ mod tests {
             pool.scope(|s| {
                 s.spawn(move || {
                     started_tx.send(()).unwrap();
-                    let _ = held.recv();
+                    let _ = held.recv_timeout(crate::testing::TIMEOUT);
                 });
                 let capture = PanicsOnDrop(&text);
                 s.spawn(move || drop(capture)); // queued, then dropped unrun by the shutdown
-                started.recv().unwrap();
+                started.recv_timeout(crate::testing::TIMEOUT).unwrap();
                 pool.shutdown_now();
                 drop(release);
             })
