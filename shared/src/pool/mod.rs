@@ -52,6 +52,7 @@ mod error;
 #[cfg(all(test, not(loom)))]
 mod fault_tests;
 pub mod histogram;
+mod inline;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod metrics;
@@ -87,13 +88,24 @@ pub(crate) struct Queued {
 /// A queued job: owned by the queue (fire-and-forget and scoped tasks), or shared with its
 /// handle (a submitted task: its closure and result slot are one allocation).
 pub(crate) enum JobRef {
+    /// A fire-and-forget closure of at most a few words, in the slot itself (see `inline`).
+    Inline(inline::InlineJob),
     Owned(Box<dyn Job>),
     Shared(std::sync::Arc<dyn SharedJob>),
 }
 
 impl JobRef {
+    /// A fire-and-forget task: inline if it is small enough, boxed otherwise.
+    fn detached<F: FnOnce() + Send + 'static>(task: F) -> Self {
+        match inline::InlineJob::new(task) {
+            Ok(job) => Self::Inline(job),
+            Err(task) => Self::Owned(Box::new(Detached(task))),
+        }
+    }
+
     pub(crate) fn run(self, cx: &mut TaskContext<'_>, done: &mut dyn FnMut(task::Outcome)) {
         match self {
+            Self::Inline(job) => job.run(done),
             Self::Owned(job) => job.run(cx, done),
             Self::Shared(job) => job.run(cx, done),
         }
@@ -101,6 +113,7 @@ impl JobRef {
 
     fn reject(self) {
         match self {
+            Self::Inline(job) => drop(job),
             Self::Owned(job) => job.reject(),
             Self::Shared(job) => job.reject(),
         }
@@ -108,6 +121,7 @@ impl JobRef {
 
     fn into_any(self) -> Box<dyn std::any::Any> {
         match self {
+            Self::Inline(job) => job.into_any(),
             Self::Owned(job) => job.into_any(),
             Self::Shared(job) => job.into_any(),
         }
@@ -305,6 +319,10 @@ impl WorkerPool {
     /// A panic in the task is caught and counted in [`metrics`](Self::metrics) (the panic
     /// hook prints it with the worker's name); use [`submit`](Self::submit) to receive it.
     ///
+    /// A closure of at most three machine words (say, a channel sender and an index) travels
+    /// in the queue slot itself: submitting it allocates nothing. A larger one is boxed, one
+    /// allocation per task (`shared/tests/pool_inline_alloc.rs` counts both).
+    ///
     /// # Errors
     /// [`SubmitError::Closed`], handing the task back, if the pool is closed.
     /// [`SubmitError::Full`], handing the task back, when called from one of this pool's own
@@ -332,7 +350,7 @@ impl WorkerPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.enqueue(JobRef::Owned(Box::new(Detached(task))), Admission::Block)
+        self.enqueue(JobRef::detached(task), Admission::Block)
             .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
     }
 
@@ -357,7 +375,7 @@ impl WorkerPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.enqueue(JobRef::Owned(Box::new(Detached(task))), Admission::Try)
+        self.enqueue(JobRef::detached(task), Admission::Try)
             .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
     }
 
