@@ -46,6 +46,7 @@
 
 use benches::workloads::{render_band, split};
 use benches::{measuring, stats};
+use cpu_time::ProcessTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use rayon::prelude::*;
 use shared::pool::WorkerPool;
@@ -275,8 +276,9 @@ impl Drop for MinimalPool {
 /// A benchmark: its name, how many tasks one run does, and the run, which returns the sum.
 type Variant<'a> = (&'static str, u64, Box<dyn Fn() -> u64 + 'a>);
 
-/// Median times of the `tiny_tasks` variants, by name, for the summary.
-type Timings = Vec<(&'static str, Duration)>;
+/// Median times of the `tiny_tasks` variants, by name, with the median number of cores busy
+/// during their timed runs, for the summary.
+type Timings = Vec<(&'static str, Duration, f64)>;
 
 fn tiny_tasks(
     criterion: &mut Criterion,
@@ -558,15 +560,41 @@ fn cpu_workload<R: PartialEq>(
 // ---------------------------------------------------------------------------------------------
 
 /// The median wall time of [`SUMMARY_RUNS`] warm runs of each variant, the variants taking
-/// turns (`benches::stats::median_times`). Timed warm because rayon, timed cold after the
-/// sequential form, was up to 30% slower in its first run in trials on two cores: its workers
-/// had gone to sleep while the caller computed alone.
+/// turns, and the median number of cores the process kept busy during those runs (its CPU
+/// time over the wall time). Timed warm because rayon, timed cold after the sequential form,
+/// was up to 30% slower in its first run in trials on two cores: its workers had gone to
+/// sleep while the caller computed alone.
+///
+/// The cores figure tells how a batch of tiny tasks ran. Near 1, the submitter and the
+/// workers took turns on one core: the queue filled while the workers were off the CPU and
+/// was drained while the submitter was, every cache line staying in one core's cache. Near 2,
+/// they ran at once on both cores, and each task's cache lines travelled between them. On
+/// this kind of machine the first is several times faster per task, and which one a run gets
+/// is up to the operating system's scheduler, not the pool: compare ratios between variants
+/// that ran alike.
 fn median_times(variants: &[Variant<'_>]) -> Timings {
-    let runs: Vec<&dyn Fn() -> u64> = variants.iter().map(|(_, _, run)| &**run).collect();
+    let mut walls: Vec<Vec<Duration>> = vec![Vec::with_capacity(SUMMARY_RUNS); variants.len()];
+    let mut cores: Vec<Vec<f64>> = vec![Vec::with_capacity(SUMMARY_RUNS); variants.len()];
+    for _ in 0..SUMMARY_RUNS {
+        for (k, (_, _, run)) in variants.iter().enumerate() {
+            black_box(run());
+            let cpu = ProcessTime::now();
+            let start = Instant::now();
+            black_box(run());
+            let wall = start.elapsed();
+            let busy = cpu.elapsed();
+            walls[k].push(wall);
+            cores[k].push(busy.as_secs_f64() / wall.as_secs_f64().max(f64::MIN_POSITIVE));
+        }
+    }
     variants
         .iter()
-        .map(|(name, _, _)| *name)
-        .zip(stats::median_times(&runs, SUMMARY_RUNS))
+        .zip(walls.iter().zip(&mut cores))
+        .map(|((name, _, _), (walls, cores))| {
+            cores.sort_unstable_by(f64::total_cmp);
+            let cores = cores.get(cores.len() / 2).copied().unwrap_or(0.0);
+            (*name, stats::median(walls), cores)
+        })
         .collect()
 }
 
@@ -574,7 +602,7 @@ fn print_targets(cores: usize, tiny: &Timings, cpu: &[CpuTimings]) {
     println!("\nTargets on {cores} threads (median of {SUMMARY_RUNS} re-timings per variant):");
     if !tiny.is_empty() {
         let per_task = |name: &str| {
-            let (_, time) = tiny.iter().find(|(n, _)| *n == name).expect("a variant");
+            let (_, time, _) = tiny.iter().find(|(n, _, _)| *n == name).expect("a variant");
             let tasks = if name == "thread_per_task" {
                 THREAD_PER_TASK_TASKS
             } else {
@@ -582,9 +610,9 @@ fn print_targets(cores: usize, tiny: &Timings, cpu: &[CpuTimings]) {
             };
             time.as_secs_f64() * 1e9 / tasks as f64
         };
-        println!("  tiny_tasks, ns per task in this run:");
-        for (name, _) in tiny {
-            println!("    {name:<24} {:>9.1}", per_task(name));
+        println!("  tiny_tasks in this run: ns per task, cores busy (CPU time / wall time)");
+        for (name, _, cores) in tiny {
+            println!("    {name:<24} {:>9.1}  {cores:>4.2}", per_task(name));
         }
         let ratio = |a: &str, b: &str| per_task(a) / per_task(b);
         target(
