@@ -164,11 +164,13 @@ impl Timeline {
     /// drop(timeline.span(work));
     /// assert!(timeline.finish().threads().is_empty());
     /// ```
+    #[inline]
     pub fn disabled() -> Self {
         Timeline { inner: None }
     }
 
     /// Whether this timeline records (made by [`new`](Self::new)).
+    #[inline]
     pub fn is_enabled(&self) -> bool {
         self.inner.is_some()
     }
@@ -191,6 +193,7 @@ impl Timeline {
     }
 
     /// Starts a span on the current thread; it ends, and is recorded, when the guard drops.
+    #[inline]
     pub fn span(&self, label: Label) -> SpanGuard<'_> {
         SpanGuard {
             running: self.inner.as_ref().map(|inner| (inner, Instant::now())),
@@ -201,6 +204,7 @@ impl Timeline {
     /// Records a span with explicit instants on the current thread's row: for work timed
     /// elsewhere (a task's queue wait, from when it was submitted), and for tests. An `end`
     /// before `start` counts as `start`; instants before the timeline began count as its start.
+    #[inline]
     pub fn record(&self, label: Label, start: Instant, end: Instant) {
         if let Some(inner) = &self.inner {
             inner.push(label, start, end);
@@ -244,6 +248,7 @@ impl fmt::Debug for Inner {
 }
 
 impl Drop for SpanGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some((inner, start)) = self.running {
             inner.push(self.label, start, Instant::now());
