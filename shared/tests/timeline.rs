@@ -2,11 +2,17 @@
 //! three renderers produce what they promise (XML with a row per thread and a bar per span,
 //! trace-event JSON, a line per thread); the analysis is exact on spans with explicit instants.
 
+use shared::alloc::{AllocStats, CountingAllocator, allocated_by};
 use shared::testing::{TIMEOUT, join_within};
 use shared::timeline::{Recording, Timeline};
 use std::collections::HashSet;
 use std::thread;
 use std::time::{Duration, Instant};
+
+// Counts allocations, to show that a disabled timeline, and the hot path of an enabled one,
+// allocate nothing.
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator::new();
 
 const THREADS: usize = 8;
 const SPANS: usize = 1_000; // several chunks per thread
@@ -123,6 +129,40 @@ fn a_disabled_timeline_records_nothing() {
     assert!(recording.threads().is_empty());
     assert_eq!(recording.wall(), Duration::ZERO);
     assert!(Timeline::new("on").is_enabled());
+}
+
+#[test]
+fn a_disabled_timeline_allocates_nothing_and_a_recorded_span_only_per_chunk() {
+    assert!(shared::alloc::is_installed());
+    let ((), stats) = allocated_by(|| {
+        let timeline = Timeline::disabled();
+        let label = timeline.label("work");
+        for _ in 0..1_000 {
+            drop(timeline.span(label));
+        }
+        let now = Instant::now();
+        timeline.record(label, now, now);
+        assert!(timeline.finish().threads().is_empty());
+    });
+    assert_eq!(
+        stats,
+        AllocStats::default(),
+        "a disabled timeline allocated"
+    );
+
+    let timeline = Timeline::new("chunks");
+    let label = timeline.label("work");
+    drop(timeline.span(label)); // registers this thread's buffer: allocates
+    // The rest of the first chunk of 512 spans: stores only.
+    let ((), stats) = allocated_by(|| {
+        for _ in 1..512 {
+            drop(timeline.span(label));
+        }
+    });
+    assert_eq!(stats.allocations, 0, "spans within a chunk allocated");
+    let ((), stats) = allocated_by(|| drop(timeline.span(label)));
+    assert!(stats.allocations > 0, "the 513th span starts a new chunk");
+    assert_eq!(timeline.finish().threads()[0].spans.len(), 513);
 }
 
 /// Two threads with spans at known instants (ms from t0):

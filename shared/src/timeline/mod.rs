@@ -9,16 +9,14 @@
 //!
 //! In Node.js the same picture comes from `node --cpu-prof`, or from `performance.mark` and
 //! `performance.measure` in each worker, opened in the Chrome DevTools performance panel.
-//! Here the spans are recorded by the program itself, and the JSON opens in the same kind of
-//! viewer: drop the `.json` file on <https://ui.perfetto.dev> (or load it in
-//! `chrome://tracing`) to zoom, pan and click on single spans.
+//! Here the program records its own spans, and the JSON opens in the same kind of viewer.
 //!
 //! ```
 //! use shared::timeline::Timeline;
 //! use std::thread;
 //!
 //! let timeline = Timeline::new("two workers");
-//! let compute = timeline.label("compute");
+//! let compute = timeline.label("compute"); // once, before the hot loop
 //! thread::scope(|s| {
 //!     for _ in 0..2 {
 //!         s.spawn(|| {
@@ -32,17 +30,30 @@
 //! let recording = timeline.finish(); // after the recording threads are done
 //! assert_eq!(recording.threads().len(), 2);
 //! assert!(recording.threads().iter().all(|row| row.spans.len() == 3));
-//! println!("{}", recording.to_terminal(60));
-//! // recording.write("two-workers")? writes target/timelines/two-workers.svg and .json
+//! print!("{}", recording.to_terminal(60));
+//! // A program would now call `recording.write("two-workers")?`: see `Recording::write`.
 //! ```
 //!
-//! **Cost.** Recording is lock-free on the hot path: each thread appends to a buffer of its
-//! own, made of fixed-size chunks of atomics. A thread takes a lock only when it records its
-//! first span in a timeline (to register its buffer) and when a chunk fills (to add one);
-//! any other span is two clock reads and a few stores. A [`Timeline::disabled`] timeline
-//! records nothing, and each of its methods is one branch: no clock read, no allocation, so
-//! the spans can stay in code that is measured. `benches/benches/costs.rs` (group `timeline`)
-//! measures both.
+//! # Opening the pictures
+//!
+//! [`Recording::write`] puts `<name>.svg` and `<name>.json` in `target/timelines/`. The SVG
+//! opens in any browser; hover over a bar for its label and times. For the JSON, open
+//! <https://ui.perfetto.dev>, choose "Open trace file" (or drop the file on the page) and
+//! expand the process named after the timeline's title: one track per thread, one slice per
+//! span, to zoom with W/S and pan with A/D; click a slice for its exact start and duration.
+//! The file stays on your machine: Perfetto's UI reads it in the browser. `chrome://tracing`
+//! in a Chromium browser ("Load") shows the same file.
+//!
+//! # Cost
+//!
+//! No lock on the hot path: each thread appends to a buffer of its own, made of fixed-size
+//! chunks of atomics whose length is published with a release store and read by
+//! [`Timeline::finish`] with an acquire load. A thread takes a lock only when it records its
+//! first span in a timeline (to register its buffer) and when a chunk of 512 spans fills (to
+//! add one); any other span is two clock reads, a thread-local lookup and four stores. A
+//! [`Timeline::disabled`] timeline records nothing, and each of its methods is one branch: no
+//! clock read, no allocation, so spans can stay in code that is measured. The `timeline`
+//! group of `benches/benches/costs.rs` measures both.
 
 mod chrome;
 mod svg;
@@ -107,7 +118,9 @@ impl Chunk {
     }
 }
 
-/// What a thread keeps for each timeline it has recorded into.
+/// What a thread keeps for each timeline it has recorded into. The entries of dropped
+/// timelines (and their chunks) are freed when the thread registers with another timeline,
+/// or exits.
 struct Local {
     id: u64,
     owner: Weak<Inner>,
@@ -125,7 +138,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 type RawSpan = (u32, u64, u64);
 
 /// An interned label ("compute", "wait", ...): made once by [`Timeline::label`], before the
-/// hot loop, then copied into every span. A label belongs to the timeline that made it.
+/// hot loop, then copied into every span. A label belongs to the timeline that made it: used
+/// on another, its spans show under that timeline's label of the same number, or `label N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Label(u32);
 
@@ -388,7 +402,26 @@ pub struct Recording {
     threads: Vec<ThreadRow>,
 }
 
-/// One thread's spans, sorted by start (then end).
+/// One thread's spans, sorted by start (then end), and what a lesson asserts on: how long the
+/// thread was busy, idle, and idle in one stretch.
+///
+/// ```
+/// use shared::timeline::Timeline;
+/// use std::time::{Duration, Instant};
+///
+/// let timeline = Timeline::new("analysis");
+/// let work = timeline.label("work");
+/// let t0 = Instant::now();
+/// let ms = |n| t0 + Duration::from_millis(n);
+/// timeline.record(work, ms(0), ms(10));
+/// timeline.record(work, ms(30), ms(40)); // idle from 10 to 30
+/// let recording = timeline.finish();
+/// let row = &recording.threads()[0];
+/// assert_eq!(recording.wall(), Duration::from_millis(40));
+/// assert_eq!(row.busy(), Duration::from_millis(20));
+/// assert_eq!(row.idle_within(recording.wall()), Duration::from_millis(20));
+/// assert_eq!(row.longest_gap(), Duration::from_millis(20));
+/// ```
 #[derive(Clone, Debug)]
 pub struct ThreadRow {
     /// The thread's name (`std::thread::current().name()`), or `thread N` for an unnamed one.
@@ -474,6 +507,19 @@ impl Recording {
     ///
     /// `name` must be a plain file name: not empty, no `/` or `\`, not `.` or `..`; anything
     /// else is an `InvalidInput` error.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// use shared::timeline::Timeline;
+    ///
+    /// let timeline = Timeline::new("one span");
+    /// drop(timeline.span(timeline.label("work")));
+    /// let written = timeline.finish().write("one-span")?;
+    /// println!("open {} in a browser, or {} in ui.perfetto.dev", written.svg.display(), written.json.display());
+    /// assert!(timeline.finish().write("../elsewhere").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn write(&self, name: &str) -> io::Result<Written> {
         self.write_to(&target_dir().join("timelines"), name)
     }
