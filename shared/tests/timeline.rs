@@ -312,8 +312,11 @@ fn write_creates_both_files_and_refuses_a_bad_name() {
     let recording = known();
     let name = format!("shared-test-{}", std::process::id());
     let written = recording.write(&name).expect("write the timeline");
-    assert!(written.svg.ends_with(format!("timelines/{name}.svg")));
-    assert!(written.json.ends_with(format!("timelines/{name}.json")));
+    // This test runs as target/<profile>/deps/<binary>: the files land in target/timelines.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let target = exe.ancestors().nth(3).expect("the target folder");
+    assert_eq!(written.svg, target.join(format!("timelines/{name}.svg")));
+    assert_eq!(written.json, target.join(format!("timelines/{name}.json")));
     assert_eq!(
         std::fs::read_to_string(&written.svg).expect("read"),
         recording.to_svg()
@@ -329,4 +332,32 @@ fn write_creates_both_files_and_refuses_a_bad_name() {
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{bad:?}");
         assert!(error.to_string().contains("plain file name"), "{error}");
     }
+}
+
+#[test]
+fn legends_follow_the_order_labels_were_made_and_skip_unused_ones() {
+    let timeline = Timeline::new("order");
+    let (wait, _unused, compute) = (
+        timeline.label("wait"),
+        timeline.label("never-used"),
+        timeline.label("compute"),
+    );
+    let t0 = Instant::now();
+    timeline.record(compute, t0, t0 + Duration::from_millis(1));
+    timeline.record(
+        wait,
+        t0 + Duration::from_millis(1),
+        t0 + Duration::from_millis(2),
+    );
+    let recording = timeline.finish();
+    let text = recording.to_terminal(2);
+    assert_eq!(
+        text.lines().next(),
+        Some(format!("{} |cw|", recording.threads()[0].name).as_str())
+    );
+    assert!(text.contains("legend: w wait, c compute, . idle"), "{text}");
+    let svg = recording.to_svg();
+    let legend = svg.find(">wait</text>").expect("wait in the legend");
+    assert!(legend < svg.find(">compute</text>").expect("compute in the legend"));
+    assert!(!svg.contains("never-used"));
 }

@@ -233,6 +233,7 @@ impl Timeline {
         let Some(inner) = &self.inner else {
             return Recording {
                 title: String::new(),
+                labels: Vec::new(),
                 wall: Duration::ZERO,
                 threads: Vec::new(),
             };
@@ -382,6 +383,7 @@ impl Inner {
             .collect();
         Recording {
             title: self.title.clone(),
+            labels,
             wall,
             threads: rows,
         }
@@ -398,6 +400,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone, Debug)]
 pub struct Recording {
     title: String,
+    /// Every label made on the timeline, in the order made.
+    labels: Vec<String>,
     wall: Duration,
     threads: Vec<ThreadRow>,
 }
@@ -481,7 +485,9 @@ impl Recording {
 
     /// The SVG Gantt chart: one row per thread, one bar per span coloured by label, a time
     /// axis in milliseconds, a legend, the title and the wall time. Hover over a bar for its
-    /// label and times.
+    /// label and times. The colours come from a colour-blind-safe palette of eight (Okabe and
+    /// Ito's), given to the labels the spans use in the order the labels were made, so two
+    /// recordings that make the same labels in the same order colour them alike.
     pub fn to_svg(&self) -> String {
         svg::render(self)
     }
@@ -544,11 +550,18 @@ impl Recording {
         Ok(written)
     }
 
-    /// The labels in the order they first appear (rows by index, spans by start): the order of
-    /// the legends and of the palette.
+    /// The labels that some span uses, in the order they were made with [`Timeline::label`]
+    /// (then any foreign `label N`): the order of the legends and of the palette, so a label
+    /// keeps its colour across recordings that make the same labels in the same order.
     fn labels(&self) -> Vec<&str> {
-        let mut labels: Vec<&str> = Vec::new();
-        for span in self.threads.iter().flat_map(|row| &row.spans) {
+        let spans = || self.threads.iter().flat_map(|row| &row.spans);
+        let mut labels: Vec<&str> = self
+            .labels
+            .iter()
+            .map(String::as_str)
+            .filter(|label| spans().any(|span| span.label == *label))
+            .collect();
+        for span in spans() {
             if !labels.contains(&span.label.as_str()) {
                 labels.push(&span.label);
             }
