@@ -1,7 +1,7 @@
 //! Costs: what the pieces of a multi-threaded program cost, the numbers that decide when
 //! threads pay off.
 //!
-//! Five criterion groups:
+//! Six criterion groups:
 //!
 //! | group | what one iteration does | the Node.js idea it measures |
 //! |---|---|---|
@@ -10,9 +10,10 @@
 //! | `transfer_1KB`, `transfer_1MB`, `transfer_100MB` | a buffer handed to another thread, which reads a byte and answers: moved (and moved back), cloned, or an `Arc` clone | structured clone against `transferList` against `SharedArrayBuffer` |
 //! | `counter` | two threads add 1 to one counter 100,000 times each: an `AtomicU64`, a `Mutex<u64>`, or a count of their own added up at the end; `two_threads_only` is the floor (start and join two threads) | `Atomics.add` on a `SharedArrayBuffer` |
 //! | `false_sharing` | two threads each increment their own counter 1,000,000 times: counters side by side on one cache line, or each on its own (`CachePadded`) | two workers writing neighbouring slots of one `Int32Array` |
+//! | `timeline` | one tiny computation inside a `shared::timeline` span: recorded (`span_recorded`), on a disabled timeline (`span_disabled`), and with no span at all (`no_span`) as the floor | `performance.mark` + `measure` around a call |
 //!
 //! Every form's result is checked once before timing (the echo's answer, the buffer's pointer
-//! and a byte, the counters' totals). Compare forms within a group, as ratios; the absolute
+//! and a byte, the counters' totals, the number of spans recorded). Compare forms within a group, as ratios; the absolute
 //! times belong to this machine at this moment. A run takes about a minute on two cores:
 //!
 //! ```text
@@ -27,12 +28,13 @@ use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::CachePadded;
 use shared::pool::WorkerPool;
+use shared::timeline::Timeline;
 use shared::worker::{Event, Worker};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, PoisonError, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Increments per thread in `counter`.
 const COUNTER_INCREMENTS: u64 = 100_000;
@@ -57,6 +59,7 @@ fn main() {
     }
     counter(&mut criterion);
     false_sharing(&mut criterion);
+    timeline(&mut criterion);
     criterion.final_summary();
 }
 
@@ -498,6 +501,62 @@ fn false_sharing(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(2 * SHARING_INCREMENTS));
     for (name, run) in forms {
         group.bench_function(name, |b| b.iter(run));
+    }
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// timeline: what a span costs, recorded and disabled
+// ---------------------------------------------------------------------------------------------
+
+/// The time `iters` tiny computations take, each inside a span of `timeline` if `span` is
+/// set. The `else` loop is the same body without a span.
+fn spans(timeline: &Timeline, span: bool, iters: u64) -> Duration {
+    let work = timeline.label("work");
+    let start = Instant::now();
+    if span {
+        for i in 0..iters {
+            let _span = timeline.span(work);
+            black_box(tiny(i));
+        }
+    } else {
+        for i in 0..iters {
+            black_box(tiny(i));
+        }
+    }
+    start.elapsed()
+}
+
+fn timeline(criterion: &mut Criterion) {
+    // Each sample records into a timeline of its own, dropped after it: the spans of a whole
+    // run would otherwise pile up in memory (24 bytes each).
+    let recorded = || Timeline::new("costs");
+    let forms: [(&str, &dyn Fn() -> Timeline, bool); 3] = [
+        ("span_recorded", &recorded, true),
+        ("span_disabled", &Timeline::disabled, true),
+        ("no_span", &Timeline::disabled, false),
+    ];
+    for (name, make, span) in forms {
+        let timeline = make();
+        spans(&timeline, span, 1_000);
+        let recorded: usize = timeline
+            .finish()
+            .threads()
+            .iter()
+            .map(|r| r.spans.len())
+            .sum();
+        let expected = if timeline.is_enabled() { 1_000 } else { 0 };
+        assert_eq!(recorded, expected, "timeline/{name}: spans recorded");
+    }
+
+    let mut group = criterion.benchmark_group("timeline");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    for (name, make, span) in forms {
+        group.bench_function(name, |b| b.iter_custom(|iters| spans(&make(), span, iters)));
     }
     group.finish();
 }

@@ -11,6 +11,7 @@
 //! | [`pool`] | a pool of worker threads: bounded queue, handles that always settle, cancellation, timeouts, metrics | piscina, hand-built pools |
 //! | [`workload`] | CPU-bound kernels, each sequential and parallel with identical results | the Fibonacci, prime and image workloads of the course |
 //! | [`alloc`] | a counting global allocator: bytes and allocations per process, per thread and per closure | `process.memoryUsage()`, `resourceLimits` |
+//! | [`timeline`] | spans recorded per thread, drawn as an SVG Gantt chart, a Chrome trace (Perfetto) or one line per thread in the terminal | `node --cpu-prof`, `performance.mark`/`measure` and the DevTools performance panel |
 //! | [`timing`] | time one call, compare two measurable times as a ratio, say how busy the machine was | `performance.now()` differences |
 //! | [`testing`] | receive-with-timeout and a concurrency probe for tests | — |
 //!
@@ -24,6 +25,7 @@ pub mod panics;
 pub mod pool;
 mod sync;
 pub mod testing;
+pub mod timeline;
 pub mod timing;
 pub mod worker;
 pub mod workload;
