@@ -273,17 +273,73 @@ pub fn speedup_table(rows: &[Measured], cores: usize, style: BarStyle) -> String
     out
 }
 
+/// The serial fraction a run's speedups give (Karp-Flatt), read as the report reads it: from
+/// the measurement that uses the most cores with the fewest threads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AmdahlFit {
+    /// The threads of the measurement it was read from.
+    pub threads: usize,
+    /// The processors those threads could use: `min(threads, cores)`.
+    pub processors: usize,
+    /// The speedup measured there.
+    pub speedup: f64,
+    /// [`karp_flatt`] of that speedup on those processors: `None` for one processor. It is 1
+    /// or more for no speedup at all, 0 or less for a speedup at or above `processors`; only
+    /// a value strictly between is a serial fraction.
+    pub serial: Option<f64>,
+}
+
+impl AmdahlFit {
+    /// The serial fraction, if the measurement gives one strictly between 0 and 1.
+    pub fn fraction(&self) -> Option<f64> {
+        self.serial.filter(|e| *e > 0.0 && *e < 1.0)
+    }
+}
+
+/// Fits Amdahl's law to `(threads, speedup)` measurements on `cores` cores: the Karp-Flatt
+/// serial fraction of the one that uses the most cores (`min(threads, cores)`) with the fewest
+/// threads. `None` if there is no measurement.
+///
+/// ```
+/// use benches::report::amdahl_fit;
+/// // 1.6x on 2 threads of 2 cores: e = (1/1.6 - 1/2) / (1 - 1/2) = 0.25. The 4-thread
+/// // measurement uses no more cores, so it is not the one read.
+/// let fit = amdahl_fit([(1, 0.98), (2, 1.6), (4, 1.5)], 2).unwrap();
+/// assert_eq!((fit.threads, fit.processors), (2, 2));
+/// assert!((fit.fraction().unwrap() - 0.25).abs() < 1e-9);
+/// ```
+pub fn amdahl_fit<I>(measured: I, cores: usize) -> Option<AmdahlFit>
+where
+    I: IntoIterator<Item = (usize, f64)>,
+{
+    measured
+        .into_iter()
+        .map(|(t, s)| (t, processors(t, cores), s))
+        .max_by_key(|&(t, p, _)| (p, std::cmp::Reverse(t)))
+        .map(|(threads, processors, speedup)| AmdahlFit {
+            threads,
+            processors,
+            speedup,
+            serial: karp_flatt(speedup, processors),
+        })
+}
+
 /// What Amdahl's law says, from the row that uses the most cores with the fewest threads.
 fn amdahl_note(rows: &[Measured], speedups: &[f64], cores: usize) -> String {
-    let best = rows
+    let measured = rows
         .iter()
         .zip(speedups)
-        .filter_map(|(r, &s)| r.threads.map(|t| (t, processors(t, cores), s)))
-        .max_by_key(|&(t, p, _)| (p, std::cmp::Reverse(t)));
-    let Some((threads, p, s)) = best else {
+        .filter_map(|(r, &s)| r.threads.map(|t| (t, s)));
+    let Some(AmdahlFit {
+        threads,
+        processors: p,
+        speedup: s,
+        serial,
+    }) = amdahl_fit(measured, cores)
+    else {
         return String::new();
     };
-    let Some(e) = karp_flatt(s, p) else {
+    let Some(e) = serial else {
         return "  Amdahl: with p = 1 no serial fraction can be measured (Karp-Flatt needs p > 1)\n"
             .to_owned();
     };
