@@ -181,10 +181,7 @@ impl SpeedupChart {
             svg,
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="13">"#
         );
-        let _ = writeln!(
-            svg,
-            r#"<rect width="100%" height="100%" fill="white"/>"#
-        );
+        let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
         let _ = writeln!(
             svg,
             r#"<text class="title" x="{}" y="28" text-anchor="middle" font-size="17" font-weight="bold">{}: speedup against threads</text>"#,
@@ -289,12 +286,13 @@ impl SpeedupChart {
         let _ = writeln!(
             svg,
             r##"<line class="cores" data-cores="{cores}" x1="{x:.1}" y1="{PLOT_BOTTOM}" x2="{x:.1}" y2="{}" stroke="#999999" stroke-width="2"/>"##,
-            PLOT_TOP - 8.0
+            PLOT_TOP
         );
         let _ = writeln!(
             svg,
-            r#"<text class="cores-label" x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#,
-            PLOT_TOP - 14.0,
+            r#"<text class="cores-label" x="{:.1}" y="{}" text-anchor="start">{}</text>"#,
+            x + 6.0,
+            PLOT_TOP + 10.0,
             plural(cores, "core")
         );
     }
@@ -317,7 +315,7 @@ impl SpeedupChart {
         }
         let _ = writeln!(
             svg,
-            r##"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="#555555" stroke-width="1.5" stroke-dasharray="8 5"/><text x="{text_x}" y="{}">ideal: n threads, n times faster (y = x)</text>"##,
+            r##"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="#555555" stroke-width="1.5" stroke-dasharray="8 5"/><text x="{text_x}" y="{}">ideal: n threads, n times as fast (y = x)</text>"##,
             x + 32.0,
             y + 4.0
         );
@@ -342,13 +340,13 @@ impl SpeedupChart {
         svg.push_str("</g>\n");
         let cores = self.cores.max(1);
         let note = if cores == 1 {
-            "This machine has 1 core: threads can only take turns, so no speedup above about 1x \
-             is possible."
+            "This machine has 1 core: threads only take turns, so nothing above about 1x is \
+             possible."
                 .to_owned()
         } else {
             format!(
-                "This machine has {cores} cores: nothing above about {cores}x is possible, \
-                 however many threads; more threads than cores take turns on them."
+                "This machine has {cores} cores: nothing above about {cores}x is possible here, \
+                 however many threads."
             )
         };
         let _ = writeln!(
@@ -372,7 +370,7 @@ fn amdahl_legend(fit: Option<(&str, AmdahlFit)>) -> String {
         fit.processors
     );
     match (fit.fraction(), fit.serial) {
-        (Some(e), _) => format!("Amdahl, serial fraction e = {e:.3}: Karp-Flatt of {from}"),
+        (Some(e), _) => format!("Amdahl on p cores, serial fraction e = {e:.3}: Karp-Flatt of {from}"),
         (None, None) => "Amdahl: not drawn, one core measures no serial fraction".to_owned(),
         (None, Some(e)) if e <= 0.0 => {
             format!("Amdahl: not drawn, {from} is at or above p-fold: no serial fraction")
@@ -547,10 +545,7 @@ mod tests {
             .children()
             .find(|n| n.attribute("data-threads") == Some("1"))
             .expect("the pool's 1-thread marker");
-        let (x, y) = (
-            number(one_thread, "x") + 4.5,
-            number(one_thread, "y") + 4.5,
-        );
+        let (x, y) = (number(one_thread, "x") + 4.5, number(one_thread, "y") + 4.5);
         let (x1, y1, x2, y2) = (
             number(ideal[0], "x1"),
             number(ideal[0], "y1"),
@@ -558,9 +553,12 @@ mod tests {
             number(ideal[0], "y2"),
         );
         // Its distance from the line, in pixels: within the rounding to 0.1 px.
-        let distance = ((x - x1) * (y2 - y1) - (y - y1) * (x2 - x1)).abs()
-            / (x2 - x1).hypot(y2 - y1);
-        assert!(distance < 0.5, "({x}, {y}) is {distance} px off the ideal line");
+        let distance =
+            ((x - x1) * (y2 - y1) - (y - y1) * (x2 - x1)).abs() / (x2 - x1).hypot(y2 - y1);
+        assert!(
+            distance < 0.5,
+            "({x}, {y}) is {distance} px off the ideal line"
+        );
         assert!(y2 < y1, "rising");
     }
 
@@ -587,7 +585,10 @@ mod tests {
         );
         assert!(legend.contains("Karp-Flatt"), "{legend}");
         let rises: Vec<f64> = curve.windows(2).map(|w| w[0].1 - w[1].1).collect();
-        assert!(rises.iter().all(|&r| r >= 0.0), "rising (y grows downwards)");
+        assert!(
+            rises.iter().all(|&r| r >= 0.0),
+            "rising (y grows downwards)"
+        );
         assert!(rises[0] > rises[rises.len() - 1], "flattening");
     }
 
@@ -603,7 +604,10 @@ mod tests {
         let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
         assert!(class(&doc, "amdahl").is_empty());
         let legend = class(&doc, "amdahl-legend")[0].text().expect("words");
-        assert!(legend.contains("not drawn") && legend.contains("at or above"), "{legend}");
+        assert!(
+            legend.contains("not drawn") && legend.contains("at or above"),
+            "{legend}"
+        );
     }
 
     #[test]
@@ -628,16 +632,17 @@ mod tests {
         let label = class(&doc, "cores-label")[0].text();
         assert_eq!(label, Some("2 cores"));
         let note = class(&doc, "note")[0].text().expect("a note");
-        assert!(note.contains("2 cores") && note.contains("about 2x"), "{note}");
+        assert!(
+            note.contains("2 cores") && note.contains("about 2x"),
+            "{note}"
+        );
     }
 
     #[test]
     fn the_axes_have_ticks_up_to_the_largest_value() {
         let mut chart = three_engines();
         chart.cores = 16;
-        chart.series[0]
-            .points
-            .extend([(16, 12.5), (3, f64::NAN)]);
+        chart.series[0].points.extend([(16, 12.5), (3, f64::NAN)]);
         let svg = chart.to_svg();
         let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
         let labels = |name: &str| -> Vec<String> {
@@ -647,7 +652,10 @@ mod tests {
                 .filter_map(|n| n.text().map(str::to_owned))
                 .collect()
         };
-        assert_eq!(labels("x-ticks"), ["0", "2", "4", "6", "8", "10", "12", "14", "16"]);
+        assert_eq!(
+            labels("x-ticks"),
+            ["0", "2", "4", "6", "8", "10", "12", "14", "16"]
+        );
         assert_eq!(labels("y-ticks").last().map(String::as_str), Some("16x"));
         // The NaN point is left out; the 16-thread one is drawn.
         let scoped = class(&doc, "series")[0];
