@@ -370,7 +370,9 @@ fn amdahl_legend(fit: Option<(&str, AmdahlFit)>) -> String {
         fit.processors
     );
     match (fit.fraction(), fit.serial) {
-        (Some(e), _) => format!("Amdahl on p cores, serial fraction e = {e:.3}: Karp-Flatt of {from}"),
+        (Some(e), _) => {
+            format!("Amdahl on p cores, serial fraction e = {e:.3}: Karp-Flatt of {from}")
+        }
         (None, None) => "Amdahl: not drawn, one core measures no serial fraction".to_owned(),
         (None, Some(e)) if e <= 0.0 => {
             format!("Amdahl: not drawn, {from} is at or above p-fold: no serial fraction")
