@@ -78,9 +78,9 @@ pub const PALETTE: [&str; 6] = [
 const WIDTH: f64 = 760.0;
 const PLOT_LEFT: f64 = 80.0;
 const PLOT_RIGHT: f64 = 720.0;
-const PLOT_TOP: f64 = 80.0;
-const PLOT_BOTTOM: f64 = 400.0;
-const LEGEND_TOP: f64 = 470.0;
+const PLOT_TOP: f64 = 100.0;
+const PLOT_BOTTOM: f64 = 420.0;
+const LEGEND_TOP: f64 = 490.0;
 const LEGEND_ROW: f64 = 20.0;
 
 /// Where values land on the canvas.
@@ -190,9 +190,14 @@ impl SpeedupChart {
         );
         let _ = writeln!(
             svg,
-            r#"<text class="subtitle" x="{}" y="50" text-anchor="middle">{}; {}</text>"#,
+            r#"<text class="input" x="{}" y="50" text-anchor="middle">{}</text>"#,
             WIDTH / 2.0,
-            escape(&self.input),
+            escape(&self.input)
+        );
+        let _ = writeln!(
+            svg,
+            r##"<text class="method" x="{}" y="68" text-anchor="middle" font-size="12" fill="#444444">{}</text>"##,
+            WIDTH / 2.0,
             escape(&self.method)
         );
         self.axes(&mut svg, scale);
@@ -528,8 +533,10 @@ mod tests {
         let svg = three_engines().to_svg();
         assert!(svg.contains("&lt;&amp;&gt; &quot;quoted&quot;"), "{svg}");
         let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
-        let subtitle = class(&doc, "subtitle")[0].text().expect("a subtitle");
-        assert!(subtitle.contains("<&> \"quoted\""), "{subtitle}");
+        let input = class(&doc, "input")[0].text().expect("the input");
+        assert_eq!(input, "primes below 2,000,000 <&> \"quoted\"");
+        let method = class(&doc, "method")[0].text().expect("the method");
+        assert_eq!(method, "median of 7 warm runs per point");
         let mut odd = three_engines();
         odd.series[0].engine = "a<b & 'c'".to_owned();
         roxmltree::Document::parse(&odd.to_svg()).expect("well-formed XML");
