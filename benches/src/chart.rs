@@ -13,7 +13,7 @@
 //!   different marker shape per engine, so that no line needs its colour to be told apart);
 //! - the ideal speedup `y = x`, dashed;
 //! - Amdahl's law `S(p) = 1 / (e + (1 - e) / p)`, dotted, with the serial fraction `e` fitted
-//!   by [`amdahl_fit`](crate::report::amdahl_fit), as the report's tables fit it (Karp-Flatt
+//!   by [`amdahl_fit`], as the report's tables fit it (Karp-Flatt
 //!   of the measurement on the most cores with the fewest threads); with several engines, the
 //!   smallest such `e` among them, the one the best engine reached. The legend says which;
 //! - a vertical line at the machine's core count, and a note that no speedup above about that
