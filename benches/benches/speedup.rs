@@ -25,7 +25,11 @@
 //! After criterion's output, a measuring run prints a table of speedups (sequential time /
 //! parallel time) per engine and thread count, from its own re-timing: the median of 7 warm
 //! runs of each form, the forms taking turns, because criterion keeps its estimates to
-//! itself. The whole bench takes about two minutes on two cores:
+//! itself. It then draws the same numbers as a chart per group, next to criterion's report:
+//! `target/criterion/<group>/speedup.svg` (`benches::chart`: speedup against threads per
+//! engine, the ideal line, Amdahl's law fitted to them, and the core count), and prints each
+//! path. The target directory is found as criterion finds it, so `CARGO_TARGET_DIR` and
+//! `CRITERION_HOME` are honoured. The whole bench takes about two minutes on two cores:
 //!
 //! ```text
 //! cargo bench -p benches --bench speedup              # measure, then print the speedups
@@ -34,11 +38,13 @@
 //! cargo bench -p benches --bench speedup -- --test    # run each once, as a check
 //! ```
 
+use benches::chart::{Series, SpeedupChart};
 use benches::report::{speedup_matrix, speedup_matrix_heading};
-use benches::stats::{speedup, thread_counts};
+use benches::stats::{available_cores, speedup, thread_counts};
 use benches::workloads::{Engine, EngineKind, Inputs, Size, Workload, run_sequential, time_all};
 use benches::{measuring, selected};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Re-timings per form for the summary; the median is kept.
@@ -62,7 +68,7 @@ fn main() {
         .map(|(kind, t)| Engine::new(kind, t).expect("the engine's threads start"))
         .collect();
 
-    let summary: Vec<String> = Workload::ALL
+    let summary: Vec<(String, SpeedupChart)> = Workload::ALL
         .into_iter()
         .filter_map(|workload| compare(&mut criterion, workload, &inputs, &engines, &threads))
         .collect();
@@ -74,25 +80,66 @@ fn main() {
              form, forms taking turns"
         );
         print!("{}", speedup_matrix_heading(&threads));
-        for table in summary {
+        for (table, _) in &summary {
             print!("{table}");
         }
         println!(
             "  ({} cores here: no speedup can exceed that number)",
-            benches::stats::available_cores()
+            available_cores()
         );
+        println!("\nSpeedup charts, from the same re-timing:");
+        let home = criterion_home();
+        for (_, chart) in &summary {
+            let path = home.join(&chart.workload).join("speedup.svg");
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, chart.to_svg()));
+            match written {
+                Ok(()) => println!("  {}: {}", chart.workload, path.display()),
+                Err(err) => eprintln!(
+                    "  {}: cannot write {}: {err}",
+                    chart.workload,
+                    path.display()
+                ),
+            }
+        }
     }
 }
 
+/// Criterion's output directory, found as criterion 0.8 finds it (`Criterion::default`, which
+/// keeps it to itself): `$CRITERION_HOME`; else `$CARGO_TARGET_DIR/criterion`; else
+/// `criterion` in the target directory that `cargo metadata` reports, with the cargo that
+/// runs the bench (`$CARGO`); else `target/criterion`.
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let output = std::process::Command::new(std::env::var_os("CARGO")?)
+                .args(["metadata", "--format-version", "1", "--no-deps"])
+                .output()
+                .ok()?;
+            let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+            Some(PathBuf::from(metadata.get("target_directory")?.as_str()?))
+        });
+    target.map_or_else(
+        || PathBuf::from("target/criterion"),
+        |t| t.join("criterion"),
+    )
+}
+
 /// One criterion group: `sequential` against every engine, after checking that they all
-/// agree. When measuring, returns the speedup table for the summary.
+/// agree. When measuring, returns the speedup table for the summary, and its chart.
 fn compare(
     criterion: &mut Criterion,
     workload: Workload,
     inputs: &Inputs,
     engines: &[Engine],
     threads: &[usize],
-) -> Option<String> {
+) -> Option<(String, SpeedupChart)> {
     let expected = run_sequential(workload, inputs);
     for engine in engines {
         // `assert!` rather than `assert_eq!`: a mismatch should not print two 170,000-pixel
@@ -144,5 +191,24 @@ fn compare(
         .chunks(threads.len())
         .map(|row| row.iter().map(|&t| speedup(sequential, t)).collect())
         .collect();
-    Some(speedup_matrix(workload.name(), &names, &rows))
+    let series = EngineKind::ALL
+        .iter()
+        .zip(times.chunks(threads.len()))
+        .map(|(kind, row)| {
+            let at: Vec<(usize, Duration)> =
+                threads.iter().copied().zip(row.iter().copied()).collect();
+            Series::from_times(kind.name(), sequential, &at)
+        })
+        .collect();
+    let chart = SpeedupChart {
+        workload: workload.name().to_owned(),
+        input: inputs.describe(workload),
+        method: format!(
+            "re-timed by the bench after criterion: median of {SUMMARY_RUNS} warm runs per \
+             point, forms taking turns; one run"
+        ),
+        cores: available_cores(),
+        series,
+    };
+    Some((speedup_matrix(workload.name(), &names, &rows), chart))
 }

@@ -4,8 +4,10 @@
 //! - [`workloads`]: the CPU-bound kernels with fixed inputs, on scoped threads, the pool and
 //!   rayon, each returning an [`Answer`](workloads::Answer) to compare before timing;
 //! - [`stats`]: interleaved median timing, speedup, efficiency, Amdahl and Karp-Flatt;
-//! - [`report`]: the report's command line, speedup tables and bars.
+//! - [`report`]: the report's command line, speedup tables and bars;
+//! - [`chart`]: speedup charts as SVG, for the report's `--svg` and the speedup bench.
 
+pub mod chart;
 pub mod report;
 pub mod stats;
 pub mod workloads;

@@ -5,6 +5,7 @@
 use crate::stats::{self, amdahl_speedup, efficiency, karp_flatt, processors};
 use crate::workloads::{EngineKind, Size, Workload};
 use std::fmt::{self, Write as _};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// `--help`.
@@ -20,7 +21,11 @@ Workloads (default: all): fib_set, primes, mandelbrot, blur
 Options:
   --quick            small inputs and 3 runs: a check in seconds (CI)
   --runs N           timed runs per thread count, the median is shown (default 7, quick 3)
-  --engine ENGINE    scoped (std::thread::scope, default), pool (shared::WorkerPool) or rayon
+  --engine ENGINE    scoped (std::thread::scope, default), pool (shared::WorkerPool), rayon,
+                     or all (the three, taking turns: a table each, one chart)
+  --svg DIR          also write a speedup chart per workload, DIR/<workload>.svg: speedup
+                     against threads per engine, the ideal line, Amdahl's law fitted to the
+                     measurements, and the core count (DIR is created if missing)
   --ascii            draw the bars with '#' instead of Unicode blocks
   -h, --help         this text";
 
@@ -31,12 +36,14 @@ pub struct ReportArgs {
     pub size: Size,
     /// `--runs N`, if given.
     pub runs: Option<usize>,
-    /// `--engine`.
-    pub engine: EngineKind,
+    /// `--engine`: one engine, or every one (in [`EngineKind::ALL`]'s order) for `all`.
+    pub engines: Vec<EngineKind>,
     /// The workloads named, in the report's order; every one if none was named.
     pub workloads: Vec<Workload>,
     /// `--ascii`.
     pub bars: BarStyle,
+    /// `--svg DIR`: where to write a chart per workload, if anywhere.
+    pub svg: Option<PathBuf>,
     /// `-h` or `--help`: print [`USAGE`] and nothing else.
     pub help: bool,
 }
@@ -80,7 +87,7 @@ impl fmt::Display for ArgsError {
             ),
             ArgsError::UnknownEngine(name) => write!(
                 f,
-                "unknown engine `{name}`; choose one of {}",
+                "unknown engine `{name}`; choose one of {}, or all",
                 EngineKind::ALL.map(EngineKind::name).join(", ")
             ),
             ArgsError::UnknownWorkload(name) => write!(
@@ -106,9 +113,10 @@ where
     let mut parsed = ReportArgs {
         size: Size::Full,
         runs: None,
-        engine: EngineKind::Scoped,
+        engines: vec![EngineKind::Scoped],
         workloads: Vec::new(),
         bars: BarStyle::Unicode,
+        svg: None,
         help: false,
     };
     let mut named = Vec::new();
@@ -142,8 +150,18 @@ where
             }
             "--engine" => {
                 let text = value("--engine")?;
-                parsed.engine =
-                    EngineKind::from_name(&text).ok_or(ArgsError::UnknownEngine(text))?;
+                parsed.engines = if text == "all" {
+                    EngineKind::ALL.to_vec()
+                } else {
+                    vec![EngineKind::from_name(&text).ok_or(ArgsError::UnknownEngine(text))?]
+                };
+            }
+            "--svg" => {
+                let dir = value("--svg")?;
+                if dir.is_empty() {
+                    return Err(ArgsError::MissingValue("--svg"));
+                }
+                parsed.svg = Some(PathBuf::from(dir));
             }
             _ if option.starts_with('-') => return Err(ArgsError::UnknownOption(arg)),
             name => {
@@ -273,17 +291,73 @@ pub fn speedup_table(rows: &[Measured], cores: usize, style: BarStyle) -> String
     out
 }
 
+/// The serial fraction a run's speedups give (Karp-Flatt), read as the report reads it: from
+/// the measurement that uses the most cores with the fewest threads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AmdahlFit {
+    /// The threads of the measurement it was read from.
+    pub threads: usize,
+    /// The processors those threads could use: `min(threads, cores)`.
+    pub processors: usize,
+    /// The speedup measured there.
+    pub speedup: f64,
+    /// [`karp_flatt`] of that speedup on those processors: `None` for one processor. It is 1
+    /// or more for no speedup at all, 0 or less for a speedup at or above `processors`; only
+    /// a value strictly between is a serial fraction.
+    pub serial: Option<f64>,
+}
+
+impl AmdahlFit {
+    /// The serial fraction, if the measurement gives one strictly between 0 and 1.
+    pub fn fraction(&self) -> Option<f64> {
+        self.serial.filter(|e| *e > 0.0 && *e < 1.0)
+    }
+}
+
+/// Fits Amdahl's law to `(threads, speedup)` measurements on `cores` cores: the Karp-Flatt
+/// serial fraction of the one that uses the most cores (`min(threads, cores)`) with the fewest
+/// threads. `None` if there is no measurement.
+///
+/// ```
+/// use benches::report::amdahl_fit;
+/// // 1.6x on 2 threads of 2 cores: e = (1/1.6 - 1/2) / (1 - 1/2) = 0.25. The 4-thread
+/// // measurement uses no more cores, so it is not the one read.
+/// let fit = amdahl_fit([(1, 0.98), (2, 1.6), (4, 1.5)], 2).unwrap();
+/// assert_eq!((fit.threads, fit.processors), (2, 2));
+/// assert!((fit.fraction().unwrap() - 0.25).abs() < 1e-9);
+/// ```
+pub fn amdahl_fit<I>(measured: I, cores: usize) -> Option<AmdahlFit>
+where
+    I: IntoIterator<Item = (usize, f64)>,
+{
+    measured
+        .into_iter()
+        .map(|(t, s)| (t, processors(t, cores), s))
+        .max_by_key(|&(t, p, _)| (p, std::cmp::Reverse(t)))
+        .map(|(threads, processors, speedup)| AmdahlFit {
+            threads,
+            processors,
+            speedup,
+            serial: karp_flatt(speedup, processors),
+        })
+}
+
 /// What Amdahl's law says, from the row that uses the most cores with the fewest threads.
 fn amdahl_note(rows: &[Measured], speedups: &[f64], cores: usize) -> String {
-    let best = rows
+    let measured = rows
         .iter()
         .zip(speedups)
-        .filter_map(|(r, &s)| r.threads.map(|t| (t, processors(t, cores), s)))
-        .max_by_key(|&(t, p, _)| (p, std::cmp::Reverse(t)));
-    let Some((threads, p, s)) = best else {
+        .filter_map(|(r, &s)| r.threads.map(|t| (t, s)));
+    let Some(AmdahlFit {
+        threads,
+        processors: p,
+        speedup: s,
+        serial,
+    }) = amdahl_fit(measured, cores)
+    else {
         return String::new();
     };
-    let Some(e) = karp_flatt(s, p) else {
+    let Some(e) = serial else {
         return "  Amdahl: with p = 1 no serial fraction can be measured (Karp-Flatt needs p > 1)\n"
             .to_owned();
     };
@@ -357,7 +431,8 @@ mod tests {
         let args = parse(&[]).unwrap();
         assert_eq!(args.size, Size::Full);
         assert_eq!(args.runs(), 7);
-        assert_eq!(args.engine, EngineKind::Scoped);
+        assert_eq!(args.engines, [EngineKind::Scoped]);
+        assert_eq!(args.svg, None);
         assert_eq!(args.workloads, Workload::ALL);
         assert_eq!(args.bars, BarStyle::Unicode);
         assert!(!args.help);
@@ -368,21 +443,32 @@ mod tests {
         let args = parse(&["--quick", "blur", "--engine", "rayon", "primes", "--ascii"]).unwrap();
         assert_eq!(args.size, Size::Quick);
         assert_eq!(args.runs(), 3);
-        assert_eq!(args.engine, EngineKind::Rayon);
+        assert_eq!(args.engines, [EngineKind::Rayon]);
         // In the report's order, whatever the command line's.
         assert_eq!(args.workloads, [Workload::Primes, Workload::Blur]);
         assert_eq!(args.bars, BarStyle::Ascii);
 
         let args = parse(&["--runs=5", "--engine=pool", "primes", "primes"]).unwrap();
-        assert_eq!((args.runs(), args.engine), (5, EngineKind::Pool));
+        assert_eq!(args.runs(), 5);
+        assert_eq!(args.engines, [EngineKind::Pool]);
         assert_eq!(args.workloads, [Workload::Primes]);
         assert_eq!(parse(&["--quick", "--runs", "9"]).unwrap().runs(), 9);
         assert!(parse(&["-h"]).unwrap().help);
+
+        let args = parse(&["--engine", "all", "--svg", "target/charts"]).unwrap();
+        assert_eq!(args.engines, EngineKind::ALL);
+        assert_eq!(args.svg, Some(PathBuf::from("target/charts")));
+        assert_eq!(
+            parse(&["--svg=out dir"]).unwrap().svg,
+            Some(PathBuf::from("out dir"))
+        );
     }
 
     #[test]
     fn bad_arguments_are_errors_that_say_what_is_wrong() {
-        let cases: [(&[&str], ArgsError); 7] = [
+        let cases: [(&[&str], ArgsError); 9] = [
+            (&["--svg"], ArgsError::MissingValue("--svg")),
+            (&["--svg="], ArgsError::MissingValue("--svg")),
             (&["--fast"], ArgsError::UnknownOption("--fast".into())),
             (&["-q"], ArgsError::UnknownOption("-q".into())),
             (&["--runs"], ArgsError::MissingValue("--runs")),
@@ -524,6 +610,23 @@ mod tests {
             },
         ];
         assert!(speedup_table(&one_core, 1, BarStyle::Ascii).contains("with p = 1"));
+    }
+
+    #[test]
+    fn amdahl_fit_reads_the_most_cores_with_the_fewest_threads() {
+        // The example in amdahl_fit's documentation (doctests are off in this crate).
+        let fit = amdahl_fit([(1, 0.98), (2, 1.6), (4, 1.5)], 2).unwrap();
+        assert_eq!((fit.threads, fit.processors), (2, 2));
+        assert!((fit.fraction().unwrap() - 0.25).abs() < 1e-9);
+        // On 8 cores the 4-thread run uses the most.
+        let fit = amdahl_fit([(1, 0.98), (2, 1.6), (4, 2.5)], 8).unwrap();
+        assert_eq!((fit.threads, fit.processors, fit.speedup), (4, 4, 2.5));
+        // No fraction for one processor, none at or above p-fold, none for no speedup.
+        assert_eq!(amdahl_fit([(1, 1.0)], 2).unwrap().fraction(), None);
+        assert_eq!(amdahl_fit([(2, 2.0)], 2).unwrap().fraction(), None);
+        assert_eq!(amdahl_fit([(2, 0.9)], 2).unwrap().fraction(), None);
+        assert!(amdahl_fit([(2, 0.9)], 2).unwrap().serial.unwrap() > 1.0);
+        assert_eq!(amdahl_fit(std::iter::empty(), 2), None);
     }
 
     #[test]

@@ -90,8 +90,13 @@ pub fn karp_flatt(speedup: f64, processors: usize) -> Option<f64> {
 /// Amdahl's law: the speedup on `processors` processors when a fraction `serial` of the work
 /// cannot run in parallel.
 pub fn amdahl_speedup(serial: f64, processors: usize) -> f64 {
-    let p = processors.max(1) as f64;
-    1.0 / (serial + (1.0 - serial) / p)
+    amdahl_curve(serial, processors.max(1) as f64)
+}
+
+/// [`amdahl_speedup`] for any real `processors` of at least 1, to draw the law as a curve
+/// (`benches::chart`): `1 / (serial + (1 - serial) / processors)`.
+pub fn amdahl_curve(serial: f64, processors: f64) -> f64 {
+    1.0 / (serial + (1.0 - serial) / processors.max(1.0))
 }
 
 /// The processors a run on `threads` threads can use at once on `cores` cores: the `p` of
@@ -199,6 +204,11 @@ mod tests {
         assert!(close(amdahl_speedup(0.5, 2), 4.0 / 3.0));
         assert!(close(amdahl_speedup(0.0, 4), 4.0));
         assert!(close(amdahl_speedup(0.3, 1), 1.0));
+        // The curve passes through the law's points and lies between them.
+        assert!(close(amdahl_curve(0.5, 2.0), amdahl_speedup(0.5, 2)));
+        let between = amdahl_curve(0.2, 2.5);
+        assert!(amdahl_speedup(0.2, 2) < between && between < amdahl_speedup(0.2, 3));
+        assert!(close(amdahl_curve(0.2, 0.5), 1.0));
     }
 
     #[test]

@@ -14,8 +14,15 @@
 //! cargo run --release -p benches --bin speedup-report                 # about 5 s on 2 cores
 //! cargo run --release -p benches --bin speedup-report -- --quick      # a check in seconds (CI)
 //! cargo run --release -p benches --bin speedup-report -- primes blur --engine rayon
+//! cargo run --release -p benches --bin speedup-report -- --engine all --svg docs/charts
 //! cargo run --release -p benches --bin speedup-report -- --help
 //! ```
+//!
+//! `--svg DIR` also writes one chart per workload, `DIR/<workload>.svg` (`benches::chart`):
+//! speedup against threads for every engine measured (`--engine all` for the three), the
+//! ideal line, Amdahl's law with the serial fraction the table gives, and the core count. DIR
+//! is created before anything is measured; if it cannot be, the report says why in one line
+//! and exits with code 1.
 //!
 //! Expect speedups near 2x at 2 threads on a 2-core machine for `primes`, `mandelbrot` and
 //! `blur`, less for `fib_set` (its last input is 40% of the work), nothing more at 4 threads,
@@ -24,9 +31,12 @@
 //! benches crate rather than a lesson, and its name says what it does from anywhere in the
 //! workspace (`--bin speedup-report`).
 
+use anyhow::Context as _;
+use benches::chart::{Series, SpeedupChart};
 use benches::report::{self, Measured, ReportArgs};
 use benches::stats::{self, available_cores, load_average, thread_counts};
-use benches::workloads::{Answer, Engine, Inputs, Workload, run_sequential, time_all};
+use benches::workloads::{Answer, Engine, EngineKind, Inputs, Workload, run_sequential, time_all};
+use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
     let args = match report::parse_args(std::env::args().skip(1)) {
@@ -41,6 +51,16 @@ fn main() -> anyhow::Result<()> {
         println!("{}", report::USAGE);
         return Ok(());
     }
+    // The chart directory first, so that a bad one is refused before minutes of measuring.
+    if let Some(dir) = &args.svg
+        && let Err(err) = std::fs::create_dir_all(dir)
+    {
+        eprintln!(
+            "speedup-report: cannot create the chart directory `{}`: {err}",
+            dir.display()
+        );
+        std::process::exit(1);
+    }
 
     let cores = available_cores();
     let threads = thread_counts();
@@ -48,12 +68,15 @@ fn main() -> anyhow::Result<()> {
 
     // Built once, outside every timed run: the inputs, and one engine per thread count.
     let inputs = Inputs::new(args.size);
-    let engines = threads
+    // Engine by engine, each at every thread count.
+    let engines = args
+        .engines
         .iter()
-        .map(|&t| Engine::new(args.engine, t))
+        .flat_map(|&kind| threads.iter().map(move |&t| (kind, t)))
+        .map(|(kind, t)| Engine::new(kind, t))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
-    let mut best: Option<(f64, Workload, usize)> = None;
+    let mut best: Option<(f64, Workload, EngineKind, usize)> = None;
     for &workload in &args.workloads {
         let (answer, rows) = measure(workload, &inputs, &engines, args.runs())?;
         println!(
@@ -61,14 +84,42 @@ fn main() -> anyhow::Result<()> {
             inputs.describe(workload),
             answer.summary()
         );
-        print!("{}", report::speedup_table(&rows, cores, args.bars));
-        let sequential = rows[0].time;
-        for row in &rows[1..] {
-            let s = stats::speedup(sequential, row.time);
-            let threads = row.threads.unwrap_or(1);
-            if best.is_none_or(|(b, _, _)| s > b) {
-                best = Some((s, workload, threads));
+        let sequential = rows[0];
+        let mut series = Vec::new();
+        for (&kind, measured) in args.engines.iter().zip(rows[1..].chunks(threads.len())) {
+            if args.engines.len() > 1 {
+                println!("  {kind}: {}", kind.describe());
             }
+            let table: Vec<Measured> = std::iter::once(sequential)
+                .chain(measured.iter().copied())
+                .collect();
+            print!("{}", report::speedup_table(&table, cores, args.bars));
+            for row in measured {
+                let s = stats::speedup(sequential.time, row.time);
+                let threads = row.threads.unwrap_or(1);
+                if best.is_none_or(|(b, ..)| s > b) {
+                    best = Some((s, workload, kind, threads));
+                }
+            }
+            let times: Vec<(usize, std::time::Duration)> = measured
+                .iter()
+                .map(|row| (row.threads.unwrap_or(1), row.time))
+                .collect();
+            series.push(Series::from_times(kind.name(), sequential.time, &times));
+        }
+        if let Some(dir) = &args.svg {
+            let chart = SpeedupChart {
+                workload: workload.name().to_owned(),
+                input: inputs.describe(workload),
+                method: format!(
+                    "median of {} warm runs per point, forms taking turns; one run",
+                    args.runs()
+                ),
+                cores,
+                series,
+            };
+            let path = write_chart(dir, workload, &chart)?;
+            println!("[main] {workload}: chart written to {}", path.display());
         }
     }
 
@@ -87,16 +138,16 @@ fn main() -> anyhow::Result<()> {
         ),
         n => println!("  This machine has {n} cores: no speedup can exceed {n}x."),
     }
-    let Some((speedup, workload, threads)) = best else {
+    let Some((speedup, workload, kind, threads_best)) = best else {
         anyhow::bail!("no workload was measured");
     };
     println!(
         "result: {} checked against the sequential answer on {} threads ({}); best speedup \
-         {speedup:.2}x ({workload} on {}, {cores} cores)",
+         {speedup:.2}x ({workload}, {kind} on {}, {cores} cores)",
         plural(args.workloads.len(), "workload"),
-        join(&thread_list(&engines)),
-        args.engine,
-        plural(threads, "thread"),
+        join(&threads),
+        names(&args.engines),
+        plural(threads_best, "thread"),
     );
     Ok(())
 }
@@ -104,7 +155,11 @@ fn main() -> anyhow::Result<()> {
 fn print_header(args: &ReportArgs, cores: usize, threads: &[usize]) {
     println!(
         "[main] speedup report: {}, {} inputs, median of {} warm runs per row",
-        args.engine.describe(),
+        args.engines
+            .iter()
+            .map(|kind| kind.describe())
+            .collect::<Vec<_>>()
+            .join("; "),
         match args.size {
             benches::workloads::Size::Full => "full",
             benches::workloads::Size::Quick => "quick (--quick)",
@@ -164,7 +219,30 @@ fn measure(
 }
 
 fn thread_list(engines: &[Engine]) -> Vec<usize> {
-    engines.iter().map(Engine::threads).collect()
+    let mut threads: Vec<usize> = engines.iter().map(Engine::threads).collect();
+    threads.sort_unstable();
+    threads.dedup();
+    threads
+}
+
+fn names(engines: &[EngineKind]) -> String {
+    engines
+        .iter()
+        .map(|kind| kind.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes `chart` to `dir/<workload>.svg` and returns the path.
+fn write_chart(
+    dir: &Path,
+    workload: Workload,
+    chart: &SpeedupChart,
+) -> anyhow::Result<std::path::PathBuf> {
+    let path = dir.join(format!("{}.svg", workload.name()));
+    std::fs::write(&path, chart.to_svg())
+        .with_context(|| format!("cannot write the chart {}", path.display()))?;
+    Ok(path)
 }
 
 /// `1 thread`, `2 threads`.
