@@ -249,6 +249,9 @@ fn run(
     state: &mut Option<Box<dyn Any + Send>>,
     queued: Queued,
 ) {
+    // A submitter waiting for room is woken here, before the task runs, so that it refills
+    // the queue while the workers are busy.
+    shared.room.taken(|| shared.rx.len());
     stats.started();
     // Only sampled jobs carry their enqueue time, so only they pay for clock reads.
     let started = queued.enqueued.map(|enqueued| {

@@ -11,12 +11,13 @@
 //!
 //! What is modelled is what the pool implements itself with atomics, a mutex and a condvar:
 //! the result slot behind every `TaskHandle`, the latch behind `scope`, the elastic thread
-//! count, and the handshake between a retiring worker and a submitter that finds the crew
-//! full. The queue (crossbeam-channel) and the submission gate (std's `RwLock`) are
+//! count, the handshake between a retiring worker and a submitter that finds the crew
+//! full, and the waiting room of submitters that found the queue full. The queue (crossbeam-channel) and the submission gate (std's `RwLock`) are
 //! not ours, and are tested by their own projects.
 
 use super::TaskError;
 use super::crew::Crew;
+use super::room::Room;
 use super::scope::Latch;
 use super::task::{Outcome, Slot};
 use loom::sync::Arc;
@@ -138,5 +139,29 @@ fn loom_a_task_queued_during_a_retirement_keeps_a_worker() {
             !retired || hired,
             "worker 1 left and nobody was hired: the task waits behind the busy worker"
         );
+    });
+}
+
+/// A submitter that found the queue full and waits for room is woken once a worker has
+/// drained the queue to the mark: never left asleep with the queue drained. (Under loom a
+/// condvar's wait has no timeout, so a lost wake-up is a deadlock, which loom reports.) The
+/// queue's length is an atomic here, taken from the way a worker's receive takes a task.
+#[test]
+fn loom_a_submitter_waiting_for_room_is_woken() {
+    loom::model(|| {
+        let room = Arc::new(Room::new(Some(2))); // woken at 1 task or fewer
+        let queued = Arc::new(AtomicUsize::new(2)); // full
+        let worker = {
+            let (room, queued) = (Arc::clone(&room), Arc::clone(&queued));
+            thread::spawn(move || {
+                queued.fetch_sub(1, Ordering::AcqRel); // takes a task
+                room.taken(|| queued.load(Ordering::Relaxed));
+            })
+        };
+        let len = || queued.load(Ordering::Relaxed);
+        while len() > room.low_water() {
+            room.wait(len, std::time::Duration::from_millis(5), || false);
+        }
+        worker.join().unwrap();
     });
 }

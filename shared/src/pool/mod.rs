@@ -10,7 +10,7 @@
 //! | so does a panic in user code the pool calls outside a task: the drop of a result nobody waits for or of a discarded closure, a hook, the `worker_state` factory, `thread_name` | guards in `crew.rs`, `scope.rs` and `Shared::reject`; a factory or name that fails is a [`BuildError`] at `build` |
 //! | a worker that dies anyway (a fault outside any task) is replaced and counted | `crew.rs`: the exit guard; [`PoolMetrics::workers_replaced`] |
 //! | `join` never returns `Ok` with an accepted task left unrun, and every caller of `join` waits | [`JoinError::WorkersLost`]; a lock held for the whole join |
-//! | the queue is bounded: `submit` waits, `try_submit` hands the task back | a bounded crossbeam channel |
+//! | the queue is bounded: `submit` waits, `try_submit` hands the task back | a bounded crossbeam channel; a waiting submitter is woken once the queue has drained to half (`room.rs`) |
 //! | no accepted task is lost or run twice at close or drop | the submission gate and the exit rule in `crew.rs` |
 //! | a timeout counts from the moment a task starts, not from when it was queued | [`TaskContext`] and `Slot` |
 //! | waiting on your own pool from inside it (an unbounded `join`, a blocking submit into a full queue) is refused, never a deadlock | a thread-local pool id |
@@ -56,6 +56,7 @@ mod inline;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod metrics;
+mod room;
 mod scope;
 pub(crate) mod task;
 
@@ -68,7 +69,7 @@ pub use task::{TaskContext, TaskHandle};
 
 use crew::Crew;
 pub(crate) use crew::current_pool_id;
-use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use crossbeam_utils::CachePadded;
 use metrics::Metrics;
 use std::fmt;
@@ -167,6 +168,8 @@ pub(crate) struct Shared {
     /// On a cache line of its own: every submission writes it, and the workers read the
     /// flags next to it on every task.
     gate: CachePadded<RwLock<bool>>,
+    /// Where submitters wait for room in a full queue (see `room`).
+    pub(crate) room: room::Room,
     /// Set once the gate is shut; read by workers deciding whether an empty queue means "done".
     pub(crate) closed: AtomicBool,
     /// Set by `shutdown_now`: workers take no more jobs, running tasks see `is_cancelled`.
@@ -265,6 +268,7 @@ impl WorkerPool {
                 tx,
                 rx,
                 gate: CachePadded::new(RwLock::new(true)),
+                room: room::Room::new(config.queue_capacity),
                 closed: AtomicBool::new(false),
                 stopping: AtomicBool::new(false),
                 wake_tx: Mutex::new(Some(wake_tx)),
@@ -314,7 +318,10 @@ impl WorkerPool {
         Ok(pool)
     }
 
-    /// Queues `task` to run on a worker, fire and forget. Waits while the queue is full.
+    /// Queues `task` to run on a worker, fire and forget. Waits while the queue is full: a
+    /// submitter that found it full waits until the workers have drained it to half its
+    /// capacity, then queues (so a fast submitter refills it in bursts instead of waking at
+    /// every free slot).
     ///
     /// A panic in the task is caught and counted in [`metrics`](Self::metrics) (the panic
     /// hook prints it with the worker's name); use [`submit`](Self::submit) to receive it.
@@ -827,13 +834,10 @@ impl WorkerPool {
                 // lock deadlocks on itself): hand it back, as `try_submit` does.
                 break 'refused Refusal::Full;
             }
-            // Wait for room in slices, letting go of the gate in between so that a `close`
-            // is never held up by a submission blocked on a full queue.
+            // Wait for room in slices, without the gate, so that a `close` is never held up
+            // by a submission blocked on a full queue. A waiter is woken once the workers have
+            // drained the queue to half (see `room`), then tries again under the gate.
             loop {
-                let open = shared.gate.read().unwrap_or_else(PoisonError::into_inner);
-                if !*open {
-                    break 'refused Refusal::Closed;
-                }
                 let slice = match deadline {
                     Some((at, wait)) => match at.checked_duration_since(Instant::now()) {
                         Some(left) if !left.is_zero() => left.min(GATE_SLICE),
@@ -841,15 +845,24 @@ impl WorkerPool {
                     },
                     None => GATE_SLICE,
                 };
-                match shared.tx.send_timeout(queued, slice) {
+                shared.room.wait(
+                    || shared.rx.len(),
+                    slice,
+                    || shared.closed.load(Ordering::Acquire),
+                );
+                let open = shared.gate.read().unwrap_or_else(PoisonError::into_inner);
+                if !*open {
+                    break 'refused Refusal::Closed;
+                }
+                match shared.tx.try_send(queued) {
                     Ok(()) => {
                         let failed = self.after_enqueue();
                         drop(open);
                         self.after_failed_hire(failed);
                         return Ok(());
                     }
-                    Err(SendTimeoutError::Timeout(back)) => queued = back,
-                    Err(SendTimeoutError::Disconnected(back)) => {
+                    Err(TrySendError::Full(back)) => queued = back,
+                    Err(TrySendError::Disconnected(back)) => {
                         queued = back;
                         break 'refused Refusal::Closed;
                     }
@@ -963,6 +976,8 @@ impl Shared {
         *open = false;
         self.closed.store(true, Ordering::Release);
         drop(open);
+        // Wake the submitters waiting for room: they see `closed` and hand their tasks back.
+        self.room.wake_all();
         // Wake the workers blocked on an empty queue: they see `closed` and leave.
         self.wake_tx
             .lock()
