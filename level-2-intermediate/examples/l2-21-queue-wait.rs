@@ -171,7 +171,7 @@ fn show(timeline: Timeline, times: Vec<[Instant; 2]>, name: &str) -> anyhow::Res
     let queue = recording.threads().iter().find(|r| r.name == "queue");
     let busy = queue.map(ThreadRow::busy).unwrap_or_default();
     let waiting = ratio(busy, recording.wall()) * 100.0;
-    println!("[main] {waiting:.0}% of the time some task was queued (a q: some task was)");
+    println!("[main] a task was queued {waiting:.0}% of the time (a q marks any wait)");
     Ok(recording)
 }
 
