@@ -167,13 +167,7 @@ fn blocking() -> anyhow::Result<Run> {
 /// Writes the run's timeline as `name`.svg and .json, prints where and the picture itself.
 fn show(timeline: &Timeline, name: &str, (value, ticks): (u64, u32)) -> anyhow::Result<Run> {
     let recording = timeline.finish();
-    let written = recording.write(name)?;
-    let cwd = std::env::current_dir().unwrap_or_default();
-    for path in [written.svg, written.json] {
-        let shown = path.strip_prefix(&cwd).unwrap_or(&path);
-        println!("[main] wrote {}", shown.display());
-    }
-    print!("{}", recording.to_terminal(56));
+    print!("{}", recording.write_and_show(name, 56)?);
     Ok(Run {
         value,
         ticks,

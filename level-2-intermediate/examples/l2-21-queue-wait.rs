@@ -161,13 +161,7 @@ fn show(timeline: Timeline, times: Vec<[Instant; 2]>, name: &str) -> anyhow::Res
     };
     thread::scope(|s| queue.spawn_scoped(s, record).map(drop))?; // joined as the scope ends
     let recording = timeline.finish();
-    let written = recording.write(name)?;
-    let cwd = std::env::current_dir().unwrap_or_default();
-    for path in [written.svg, written.json] {
-        let shown = path.strip_prefix(&cwd).unwrap_or(&path);
-        println!("[main] wrote {}", shown.display());
-    }
-    print!("{}", recording.to_terminal(60));
+    print!("{}", recording.write_and_show(name, 60)?);
     let queue = recording.threads().iter().find(|r| r.name == "queue");
     let busy = queue.map(ThreadRow::busy).unwrap_or_default();
     let waiting = ratio(busy, recording.wall()) * 100.0;

@@ -167,15 +167,7 @@ fn run_on_threads(
             ratio(row.idle_within(wall), wall) * 100.0
         );
     }
-    let written = recording.write(picture)?;
-    let cwd = std::env::current_dir().unwrap_or_default();
-    for path in [written.svg, written.json] {
-        println!(
-            "[main]   wrote {}",
-            path.strip_prefix(&cwd).unwrap_or(&path).display()
-        );
-    }
-    print!("{}", recording.to_terminal(60));
+    print!("{}", recording.write_and_show(picture, 60)?);
     Ok(Run {
         values,
         calls,

@@ -108,15 +108,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     let recording = timeline.finish(); // `install` returned: every task has run
-    let written = recording.write("l2-25-work-stealing")?;
-    let cwd = std::env::current_dir().unwrap_or_default();
-    for path in [written.svg, written.json] {
-        println!(
-            "[main] wrote {}",
-            path.strip_prefix(&cwd).unwrap_or(&path).display()
-        );
-    }
-    print!("{}", recording.to_terminal(60));
+    print!("{}", recording.write_and_show("l2-25-work-stealing", 60)?);
 
     assert_eq!(values, expected);
     let tasks: usize = loads.iter().map(|l| l.tasks).sum();
