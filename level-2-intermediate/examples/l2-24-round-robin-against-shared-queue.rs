@@ -160,7 +160,7 @@ fn run_on_threads(
     for (t, work) in calls.iter().enumerate() {
         let row = row(&recording, &format!("{name}-{t}"));
         println!(
-            "[main]   {}: {:>2} tasks, {:>5.1}% of the work, idle {:>3.0}% of the wall time",
+            "[main]   {}: {:>2} tasks, {:>5.1}% of the work, idle {:>5.1}% of the wall time",
             row.name,
             row.spans.len(),
             *work as f64 * 100.0 / total,
