@@ -157,7 +157,7 @@ fn explain_the_overhead(finest: &ChunkRun, best: &ChunkRun, sequential: Duration
 }
 
 /// One timeline: the primes below `PICTURED` in chunks of `chunk`, written as `l2-22-<case>`,
-/// printed and checked. Returns how busy the pool's threads were, in percent of their time.
+/// printed and checked. Returns how busy all the pool's threads were, in percent of the time.
 fn picture(pool: &WorkerPool, case: &str, chunk: u64, cores: usize) -> anyhow::Result<f64> {
     let name = format!("l2-22-{case}");
     let title = format!("{name}: the primes below {PICTURED} in chunks of {chunk}");
@@ -169,9 +169,9 @@ fn picture(pool: &WorkerPool, case: &str, chunk: u64, cores: usize) -> anyhow::R
     let workers: Vec<_> = all.filter(|r| r.name != "main").collect();
     let in_tasks: Duration = workers.iter().map(|r| r.busy()).sum();
     let busy = ratio(in_tasks, recording.wall() * cores as u32) * 100.0;
+    let (tasks, ran) = (run.tasks, workers.len()); // a thread that ran no task has no row
     println!(
-        "[main] {case}: {} tasks, pool in tasks {busy:.0}% of the time",
-        run.tasks
+        "[main] {case}: {tasks} tasks on {ran} of {cores} threads, busy {busy:.0}% of the time"
     );
     if let [a, b] = spans(&recording, "count")[..] {
         let mut halves = [a.duration(), b.duration()];
