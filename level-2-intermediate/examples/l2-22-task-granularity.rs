@@ -7,19 +7,25 @@
 //! huge chunk keeps one core busy and the others idle; two halves are *imbalanced*, because
 //! the upper half holds the larger, dearer numbers. The middle of the table is the sweet spot.
 //!
-//! Shows: the table of chunk sizes with the time and the speedup over a sequential run, the
-//! overhead of one task estimated from it, and why two halves do not balance, measured. When
-//! even the fastest row gains less than 1.5x on 2 or more cores, the lesson says how busy the
-//! rest of the machine was (`shared::timing::CpuWatch`).
+//! Shows: the table of chunk sizes with the time and the speedup over a sequential run, and
+//! the overhead of one task estimated from it (below 1.5x even at best on 2 or more cores, it
+//! says how busy the rest of the machine was: `shared::timing::CpuWatch`). Then timelines
+//! (`shared::timeline`) of a tenth of the job, the primes below 200,000: too fine (chunks of
+//! 10), too coarse (two halves: one thread idles while the other finishes) and right.
 //!
 //! Run: `cargo run --release --example l2-22-task-granularity` (a debug build is 10-20 times
 //! slower and mostly measures the debug build)
 //!
-//! Expect: the table, then `result: 148933 primes below 2000000 at every chunk size; fastest
-//! chunk ... (...x)` (times vary by machine; every count is asserted, no time is).
+//! Pictures: `target/timelines/l2-22-too-fine.svg`, `l2-22-too-coarse.svg`, `l2-22-right.svg`
+//! (open them in a browser), and the same recordings as `.json` (in https://ui.perfetto.dev).
+//!
+//! Expect: the table and the timelines, then `result: 148933 primes below 2000000 at every
+//! chunk size; fastest chunk ... (...x); pool threads in tasks ...% too fine, ...% too coarse,
+//! ...% right` (times vary by machine; every count, and where the spans lie, is asserted).
 
 use anyhow::Context;
 use shared::WorkerPool;
+use shared::timeline::{Recording, Span, Timeline};
 use shared::timing::{CpuWatch, ratio, timed};
 use shared::workload::count_primes;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +37,11 @@ const LIMIT: u64 = 2_000_000;
 const PRIMES_BELOW_LIMIT: u64 = 148_933;
 /// The chunk sizes, from absurdly small to the whole range.
 const CHUNKS: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 2_000_000];
+/// The timelines' job (a tenth: 20,000 spans draw, 200,000 would not), π of it, its cuts.
+const PICTURED: u64 = 200_000;
+const PRIMES_BELOW_PICTURED: u64 = 17_984;
+#[rustfmt::skip]
+const CUTS: [(&str, u64); 3] = [("too-fine", 10), ("too-coarse", PICTURED / 2), ("right", 1_000)];
 
 fn main() -> anyhow::Result<()> {
     let cores = thread::available_parallelism()
@@ -38,28 +49,22 @@ fn main() -> anyhow::Result<()> {
         .get();
     let watch = CpuWatch::start();
     let (sequential_count, sequential) = timed(|| count_primes(0..LIMIT));
-    println!(
-        "[main] sequential (main thread): {:>8.1} ms; read ratios, not times",
-        ms(sequential)
-    );
+    let seq = ms(sequential);
+    println!("[main] sequential (main thread): {seq:>8.1} ms; read ratios, not times");
     let pool = WorkerPool::builder()
         .threads(cores)
         .thread_name(|i| format!("chunk-{i}"))
         .build()
         .context("could not start the chunk pool")?;
-    println!(
-        "[main] {:>10} {:>10} {:>10} {:>8}",
-        "chunk", "tasks", "time ms", "speedup"
-    );
+    println!("[main]      chunk      tasks    time ms  speedup");
     let mut runs = Vec::new();
     for chunk in CHUNKS {
-        let run = count_in_chunks(&pool, chunk);
+        let run = count_in_chunks(&pool, LIMIT, chunk, &Timeline::disabled());
+        let speedup = ratio(sequential, run.time);
         println!(
-            "[main] {:>10} {:>10} {:>10.1} {:>7.2}x",
-            run.chunk,
+            "[main] {chunk:>10} {:>10} {:>10.1} {speedup:>7.2}x",
             run.tasks,
-            ms(run.time),
-            ratio(sequential, run.time)
+            ms(run.time)
         );
         runs.push(run);
     }
@@ -72,20 +77,20 @@ fn main() -> anyhow::Result<()> {
     if let Some(note) = watch.shortfall_note(ratio(sequential, best.time), expected) {
         println!("[main] {note}");
     }
-    let (halves_count, imbalance) = time_the_two_halves();
     println!("[main] chunk {LIMIT}: one task, one busy core, the others idle");
-
+    let [fine, coarse, right] = CUTS.map(|(case, chunk)| picture(&pool, case, chunk, cores));
+    let (fine, coarse, right) = (fine?, coarse?, right?); // in tasks, percent of the time
     assert_eq!(sequential_count, PRIMES_BELOW_LIMIT);
     for run in &runs {
         assert_eq!(run.count, PRIMES_BELOW_LIMIT, "chunk {}", run.chunk);
         assert_eq!(run.tasks, LIMIT.div_ceil(run.chunk), "chunk {}", run.chunk);
     }
-    assert_eq!(halves_count, PRIMES_BELOW_LIMIT);
     println!(
         "result: {PRIMES_BELOW_LIMIT} primes below {LIMIT} at every chunk size; fastest chunk {} \
-         ({:.2}x); the upper half took {imbalance:.1}x the lower (times vary by machine)",
+         ({:.2}x); pool threads in tasks {fine:.0}% too fine, {coarse:.0}% too coarse, \
+         {right:.0}% right (times vary by machine)",
         best.chunk,
-        ratio(sequential, best.time)
+        ratio(sequential, best.time),
     );
     Ok(())
 }
@@ -95,7 +100,6 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// One row of the table.
-#[derive(Debug)]
 struct ChunkRun {
     chunk: u64,
     tasks: u64,
@@ -103,18 +107,21 @@ struct ChunkRun {
     time: Duration,
 }
 
-/// Counts the primes below `LIMIT` on `pool`, as tasks of `chunk` numbers each.
-fn count_in_chunks(pool: &WorkerPool, chunk: u64) -> ChunkRun {
-    let total = AtomicU64::new(0);
-    let mut tasks = 0;
+/// Counts the primes below `limit` on `pool`, as tasks of `chunk` numbers each: one span per
+/// task on `timeline`, and one on the main thread while it waits for them.
+fn count_in_chunks(pool: &WorkerPool, limit: u64, chunk: u64, timeline: &Timeline) -> ChunkRun {
+    let (total, mut tasks) = (AtomicU64::new(0), 0);
+    let (wait, count) = (timeline.label("wait"), timeline.label("count"));
     let ((), time) = timed(|| {
+        let _waiting = timeline.span(wait);
         // `scope` lets the tasks borrow `total`, and returns when every task has run.
         pool.scope(|s| {
             let mut low = 0;
-            while low < LIMIT {
-                let high = (low + chunk).min(LIMIT);
+            while low < limit {
+                let high = (low + chunk).min(limit);
                 let total = &total;
                 s.spawn(move || {
+                    let _span = timeline.span(count);
                     // Relaxed: a plain counter, read only after `scope` has returned.
                     total.fetch_add(count_primes(low..high), Ordering::Relaxed);
                 });
@@ -123,10 +130,11 @@ fn count_in_chunks(pool: &WorkerPool, chunk: u64) -> ChunkRun {
             }
         });
     });
+    let count = total.into_inner();
     ChunkRun {
         chunk,
         tasks,
-        count: total.into_inner(),
+        count,
         time,
     }
 }
@@ -148,20 +156,45 @@ fn explain_the_overhead(finest: &ChunkRun, best: &ChunkRun, sequential: Duration
     );
 }
 
-/// Why two halves do not balance: each half timed on its own. Returns the total count and
-/// how many times the lower half's time the upper half took.
-fn time_the_two_halves() -> (u64, f64) {
-    let half = LIMIT / 2;
-    let (lower_count, lower) = timed(|| count_primes(0..half));
-    let (upper_count, upper) = timed(|| count_primes(half..LIMIT));
-    let imbalance = ratio(upper, lower);
+/// One timeline: the primes below `PICTURED` in chunks of `chunk`, written as `l2-22-<case>`,
+/// printed and checked. Returns how busy all the pool's threads were, in percent of the time.
+fn picture(pool: &WorkerPool, case: &str, chunk: u64, cores: usize) -> anyhow::Result<f64> {
+    let name = format!("l2-22-{case}");
+    let title = format!("{name}: the primes below {PICTURED} in chunks of {chunk}");
+    let timeline = Timeline::new(&title);
+    let run = count_in_chunks(pool, PICTURED, chunk, &timeline);
+    let recording = timeline.finish();
+    print!("{}", recording.write_and_show(&name, 60)?);
+    let all = recording.threads().iter();
+    let workers: Vec<_> = all.filter(|r| r.name != "main").collect();
+    let in_tasks: Duration = workers.iter().map(|r| r.busy()).sum();
+    let busy = ratio(in_tasks, recording.wall() * cores as u32) * 100.0;
+    let (tasks, ran) = (run.tasks, workers.len()); // a thread that ran no task has no row
     println!(
-        "[main] chunk {half}: the upper half took {imbalance:.1}x as long as the lower (bigger \
-         numbers, more divisors to try),"
+        "[main] {case}: {tasks} tasks on {ran} of {cores} threads, busy {busy:.0}% of the time"
     );
-    println!(
-        "[main] so two halves can reach at most {:.2}x: one thread idles while the other finishes",
-        ratio(lower + upper, lower.max(upper))
-    );
-    (lower_count + upper_count, imbalance)
+    if let [a, b] = spans(&recording, "count")[..] {
+        let mut halves = [a.duration(), b.duration()];
+        halves.sort();
+        let [short, long] = halves;
+        let (slower, best) = (ratio(long, short), ratio(long + short, long));
+        println!("[main] one half ran {slower:.1}x as long as the other (the upper half's numbers");
+        println!("[main] are bigger, more divisors to try): two halves reach {best:.2}x at most");
+    }
+    // By construction, however the OS schedules: a span per task, each inside the main
+    // thread's wait (a scope returns once its tasks are done), and two tasks keep at most two
+    // threads busy, whatever the pool's size.
+    assert_eq!(run.count, PRIMES_BELOW_PICTURED, "chunk {chunk}");
+    let (wait, counts) = (spans(&recording, "wait"), spans(&recording, "count"));
+    assert_eq!((wait.len() as u64, counts.len() as u64), (1, run.tasks));
+    let inside = |s: &&Span| wait[0].start <= s.start && s.end <= wait[0].end;
+    assert!(counts.iter().all(inside), "a task outside the wait");
+    assert!(run.tasks > 2 || workers.len() <= 2);
+    Ok(busy)
+}
+
+/// Every span labelled `label` in `recording`.
+fn spans<'r>(recording: &'r Recording, label: &str) -> Vec<&'r Span> {
+    let all = recording.threads().iter().flat_map(|r| &r.spans);
+    all.filter(|s| s.label == label).collect()
 }

@@ -9,19 +9,28 @@
 //! Shows: lesson l2-24's skewed workload (`fib(n)` for 32 inputs, every fourth 500 to 2,200
 //! times dearer than the rest) run with `par_iter` on a rayon pool of 2 threads; each thread's
 //! share of the work (in `fib` calls, exact on every machine) and its busy CPU time; the
-//! answers in input order however the work was split; the speedup over a sequential run.
+//! answers in input order however the work was split; the speedup over a sequential run; and
+//! the timeline (`shared::timeline`), to set beside l2-24's two: like the shared queue's, no
+//! row sits idle for long. `with_max_len(1)` lets rayon split down to single tasks, so that
+//! any one can be stolen; by default it stops at a few pieces per thread (more where a piece
+//! is stolen) and runs each piece's tasks in order, which suits tasks of equal cost.
 //!
 //! Run: `cargo run --release --example l2-25-work-stealing`
 //!
-//! Expect: one table, then `result: the same 32 answers with work stealing; the two threads
-//! did ...% and ...% of the work; speedup over sequential ...x (times vary by machine)`. On an
-//! idle 2-core machine the speedup comes close to 2x; below 1.5x the lesson says how busy the
-//! rest of the machine was (`shared::timing::CpuWatch`). The answers are asserted; the split
-//! and times are not (they depend on who stole what).
+//! Pictures: `target/timelines/l2-25-work-stealing.svg` (open it in a browser) and `.json`
+//! (open it in https://ui.perfetto.dev).
+//!
+//! Expect: one table and the timeline, then `result: the same 32 answers with work stealing;
+//! the two threads did ...% and ...% of the work; no thread sat idle longer than ...x the
+//! longest task; speedup over sequential ...x (times vary by machine)`. On an idle 2-core
+//! machine the speedup comes close to 2x; below 1.5x the lesson says how busy the rest of the
+//! machine was (`shared::timing::CpuWatch`). The answers and the idle bound are asserted; the
+//! split and times are not (they depend on who stole what).
 
 use anyhow::Context;
 use cpu_time::ThreadTime;
 use rayon::prelude::*;
+use shared::timeline::{Span, ThreadRow, Timeline};
 use shared::timing::{CpuWatch, ratio, timed};
 use shared::workload::{checked_fib, fib, fib_set};
 use std::sync::{Mutex, PoisonError};
@@ -55,11 +64,15 @@ fn main() -> anyhow::Result<()> {
     // One load per rayon thread, found by `current_thread_index`. Each thread locks only its
     // own entry, so the mutexes are never contended; they are there to satisfy `Sync`.
     let loads: Vec<Mutex<Load>> = (0..THREADS).map(|_| Mutex::new(Load::default())).collect();
+    let timeline = Timeline::new("l2-25-work-stealing: 32 uneven tasks on 2 rayon threads");
+    let (dear, light) = (timeline.label("dear task"), timeline.label("light task"));
     let (values, wall) = timed(|| {
         pool.install(|| {
             inputs
                 .par_iter()
+                .with_max_len(1)
                 .map(|&n| {
+                    let _span = timeline.span(if n >= 30 { dear } else { light });
                     let index = rayon::current_thread_index().expect("runs on the pool");
                     loads[index]
                         .lock()
@@ -94,13 +107,31 @@ fn main() -> anyhow::Result<()> {
         println!("[main] {note}"); // on 2 cores free for this run, it comes close to 2x
     }
 
+    let recording = timeline.finish(); // `install` returned: every task has run
+    print!("{}", recording.write_and_show("l2-25-work-stealing", 60)?);
+
     assert_eq!(values, expected);
     let tasks: usize = loads.iter().map(|l| l.tasks).sum();
     let calls_done: u64 = loads.iter().map(|l| l.calls).sum();
     assert_eq!((tasks, calls_done), (TASKS, total_calls));
+    let rows = recording.threads();
+    assert_eq!(rows.iter().map(|r| r.spans.len()).sum::<usize>(), TASKS);
+    // As with l2-24's shared queue: a thread with an empty deque steals any task not yet
+    // started, so it idles only while stealing (microseconds), and at the end while the other
+    // runs its last task. Two task lengths leave room for the OS preempting a thread between
+    // tasks on a busy machine. A thread that never got a task would have no row: count them.
+    assert_eq!(rows.len(), THREADS, "both threads should have run tasks");
+    let gap = rows.iter().map(ThreadRow::longest_gap).max();
+    let task = rows.iter().flat_map(|r| &r.spans).map(Span::duration).max();
+    let gap_in_tasks = ratio(gap.unwrap_or_default(), task.unwrap_or_default());
+    assert!(
+        gap_in_tasks <= 2.0,
+        "a thread idled {gap_in_tasks:.2} tasks"
+    );
     println!(
         "result: the same {TASKS} answers with work stealing; the two threads did {:.1}% and \
-         {:.1}% of the work; speedup over sequential {speedup:.2}x (times vary by machine)",
+         {:.1}% of the work; no thread sat idle longer than {gap_in_tasks:.2}x the longest task; \
+         speedup over sequential {speedup:.2}x (times vary by machine)",
         shares[0], shares[1]
     );
     Ok(())

@@ -335,6 +335,43 @@ fn write_creates_both_files_and_refuses_a_bad_name() {
 }
 
 #[test]
+fn write_and_show_names_both_files_then_draws_the_terminal_picture() {
+    let recording = known();
+    let name = format!("shared-show-{}", std::process::id());
+    let shown = recording
+        .write_and_show(&name, 40)
+        .expect("write the timeline");
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .ancestors()
+        .nth(3)
+        .expect("the target folder")
+        .join("timelines");
+    let cwd = std::env::current_dir().expect("the current folder");
+    let relative = |file: String| {
+        let path = dir.join(file);
+        path.strip_prefix(&cwd)
+            .unwrap_or(&path)
+            .display()
+            .to_string()
+    };
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("wrote {}", relative(format!("{name}.svg")))
+    );
+    assert_eq!(
+        lines[1],
+        format!("wrote {}", relative(format!("{name}.json")))
+    );
+    assert_eq!(lines[2..].join("\n") + "\n", recording.to_terminal(40));
+    assert!(dir.join(format!("{name}.svg")).is_file());
+    let _ = std::fs::remove_file(dir.join(format!("{name}.svg")));
+    let _ = std::fs::remove_file(dir.join(format!("{name}.json")));
+    assert!(recording.write_and_show("a/b", 40).is_err());
+}
+
+#[test]
 fn legends_follow_the_order_labels_were_made_and_skip_unused_ones() {
     let timeline = Timeline::new("order");
     let (wait, _unused, compute) = (

@@ -209,13 +209,27 @@ fn files_that_name_lessons() -> Vec<PathBuf> {
     files
 }
 
-/// The lesson and project names in one line: maximal runs of `[a-z0-9-]` that parse as one.
+/// The lesson and project names in one line: maximal runs of `[a-z0-9-]` that parse as one,
+/// except a picture's file name (`l2-24-round-robin.svg`, `.json`): the timelines a lesson
+/// writes are named `<lesson>-<case>`, which reads like a lesson name.
 fn names_in(line: &str) -> Vec<String> {
-    line.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
-        .map(|word| word.trim_matches('-'))
-        .filter(|word| kind_of(word).is_some())
-        .map(str::to_owned)
-        .collect()
+    let is_name_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    let mut names = Vec::new();
+    let mut rest = line;
+    while let Some(start) = rest.find(is_name_char) {
+        let after = &rest[start..];
+        let end = after
+            .find(|c: char| !is_name_char(c))
+            .unwrap_or(after.len());
+        let (word, following) = after.split_at(end);
+        let word = word.trim_matches('-');
+        let picture = following.starts_with(".svg") || following.starts_with(".json");
+        if kind_of(word).is_some() && !picture {
+            names.push(word.to_owned());
+        }
+        rest = following;
+    }
+    names
 }
 
 /// Whether a line of a `.rs` file speaks of lessons: a comment, or a command that runs one.
@@ -286,6 +300,10 @@ fn the_parser_knows_lessons_from_projects_and_from_other_words() {
     assert_eq!(
         names_in("run `cargo run --example l1-01-basic-worker`, then l3-p1-image-processor."),
         ["l1-01-basic-worker", "l3-p1-image-processor"]
+    );
+    assert_eq!(
+        names_in("l2-24-round-robin.svg, l2-24-round-robin.json, l2-24-round-robin, l2-01-x.rs"),
+        ["l2-24-round-robin", "l2-01-x"]
     );
     assert_eq!(
         first_item("use x;\n\nfn main() {\n}\nfn helper() {}\n").as_deref(),

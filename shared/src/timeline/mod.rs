@@ -530,6 +530,36 @@ impl Recording {
         self.write_to(&target_dir().join("timelines"), name)
     }
 
+    /// [`write`](Self::write), then what a program shows about it: a line `wrote PATH` per
+    /// file (relative to the current folder when inside it), then
+    /// [`to_terminal(width)`](Self::to_terminal). The lessons print it as it is.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// use shared::timeline::Timeline;
+    ///
+    /// let timeline = Timeline::new("one span");
+    /// drop(timeline.span(timeline.label("work")));
+    /// print!("{}", timeline.finish().write_and_show("one-span", 60)?);
+    /// // wrote target/timelines/one-span.svg
+    /// // wrote target/timelines/one-span.json
+    /// // main |wwwwww...|
+    /// // legend: w work, . idle; 60 cells over 0.000 ms
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn write_and_show(&self, name: &str, width: usize) -> io::Result<String> {
+        let written = self.write(name)?;
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let mut shown = String::new();
+        for path in [&written.svg, &written.json] {
+            let path = path.strip_prefix(&cwd).unwrap_or(path);
+            shown.push_str(&format!("wrote {}\n", path.display()));
+        }
+        shown.push_str(&self.to_terminal(width));
+        Ok(shown)
+    }
+
     /// [`write`](Self::write) into the folder `dir` (created if missing) instead.
     pub fn write_to(&self, dir: &Path, name: &str) -> io::Result<Written> {
         if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
