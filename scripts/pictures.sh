@@ -20,4 +20,6 @@ cargo run --release --quiet --package xtask --bin check-pictures -- docs/timelin
 # --- Speedup charts (docs/charts/) --------------------------------------------------------
 # The speedup report measures every engine at every thread count and draws one chart per
 # workload: speedup against threads, the ideal line, the fitted Amdahl curve, the core count.
-cargo run --release --package benches --bin speedup-report -- --svg docs/charts
+# benches/README.md shows the primes chart.
+cargo run --release --package benches --bin speedup-report -- primes --engine all --svg docs/charts
+cargo run --release --quiet --package xtask --bin check-pictures -- docs/charts
