@@ -14,7 +14,8 @@
 //!   | `threadpool` | the `threadpool` crate's `execute` | the shared [`Tally`] |
 //!   | `rayon_spawn_latch` | `rayon::ThreadPool::spawn` | the shared [`Tally`] |
 //!   | `rayon_scope` | `rayon::ThreadPool::scope` + `Scope::spawn` | the scope returns |
-//!   | `pool_execute` | `WorkerPool::execute`, default configuration | the shared [`Tally`] |
+//!   | `pool_execute` | `WorkerPool::execute`, default configuration: the closure travels in the queue slot | the shared [`Tally`] |
+//!   | `pool_execute_boxed` | the same, with a closure one word too large for the slot, so boxed | the shared [`Tally`] |
 //!   | `pool_submit` | `WorkerPool::submit`, one `TaskHandle` per task | each handle's `join` |
 //!   | `thread_per_task` | `std::thread::spawn` per task (1,000 tasks only, see below) | each thread's `join` |
 //!
@@ -352,6 +353,21 @@ fn tiny_tasks(
                 TALLY.arm(TASKS);
                 for i in 0..TASKS {
                     pool.execute(move || TALLY.record(tiny(i)))
+                        .expect("the pool is open");
+                }
+                TALLY.wait()
+            }),
+        ),
+        (
+            "pool_execute_boxed",
+            TASKS,
+            Box::new(|| {
+                TALLY.arm(TASKS);
+                for i in 0..TASKS {
+                    // Four words: one more than `execute` carries in the queue slot, so each
+                    // task is boxed, as every task was before (`shared/src/pool/inline.rs`).
+                    let padded = [i; 4];
+                    pool.execute(move || TALLY.record(tiny(black_box(padded)[0])))
                         .expect("the pool is open");
                 }
                 TALLY.wait()
