@@ -1,32 +1,31 @@
 //! # Lesson l3-39: one dataflow, run on one worker, two threads, and two processes
 //!
-//! Replaces Node's `cluster` and `child_process` (copies of a program that pass work and answers
-//! as messages) and a message queue between machines. Shows: a job outgrowing one machine needs
-//! an engine, not a home-made cluster of sockets. The primes below 1,000,000 are counted ONCE as
-//! a timely dataflow (`timely` crate): worker 0 feeds chunks, `exchange` spreads them by chunk
-//! number, each worker counts, a second `exchange` brings the counts to worker 0, which adds
-//! them up; a probe says when all is done. `main` runs it on one worker, on two worker threads,
-//! and on two processes over TCP on 127.0.0.1 (this program started again with a hidden
-//! `--process-1` argument; killed and reaped by a drop guard). Each record carries the worker
-//! that sent it, so the dataflow itself counts the records that crossed between processes.
+//! Replaces Node's `cluster` and `child_process` (copies of a program passing work and answers
+//! as messages) and a message queue between machines: a job that outgrows one machine needs an
+//! engine, not a home-made cluster of sockets. Shows: the primes below 2,000,000 counted ONCE as
+//! a timely dataflow: worker 0 feeds chunks, `exchange` spreads them by chunk number, each
+//! worker counts, a second `exchange` brings the counts to worker 0 to add up, and a probe says
+//! when all is through. `main` runs it on one worker, two worker threads, and two processes over
+//! TCP on 127.0.0.1 (this program again, with a hidden `--process-1` argument, killed and reaped
+//! by a drop guard). Records carry their sender, so the dataflow counts those that crossed
+//! between the processes. A lockstep run (200 chunks, one round trip at a time) times hops.
 //!
 //! Run: `cargo run --release --example l3-39-beyond-one-machine`
 //!
-//! Expect: the three answers, each checked against `count_primes`, the records that crossed,
-//! the times as ratios, then `result: 78498 primes below 1000000 on one worker, two threads and
-//! two processes; N records crossed between the processes`. On 2 cores nothing beyond about 2x
-//! is possible, and a record that goes to another process is serialised and sent through the
-//! kernel, which costs more than a channel hop between threads.
+//! Expect: timely's `awaiting connections (at 0/1)` (process 0 polls for process 1 once a
+//! second), the answers checked, the records that crossed, the times as ratios of one run (on 2
+//! cores nothing beyond about 2x), then `result: 148933 primes below 2000000 on one worker, two
+//! threads and two processes; N records crossed between the processes`.
 //!
-//! Test hook: with `L3_39_CHILD_EXITS=1` the second process exits (code 3) at the first chunk
-//! it receives, so that `tests/beyond_one_machine.rs` can check the parent fails in one line.
+//! Test hook: with `L3_39_CHILD_EXITS=1` the second process exits (code 3) at the first chunk it
+//! gets, so that `tests/beyond_one_machine.rs` can check the parent fails in one line.
 
 #[path = "support/processes.rs"]
 mod processes;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use processes::{ChildGuard, FIRST_PANIC, cluster, free_address, keep_panics_quiet};
-use shared::timing::{ratio, timed};
+use shared::timing::{compare_text, timed};
 use shared::workload::{count_primes, is_prime};
 use std::cell::Cell;
 use std::process::ExitCode;
@@ -35,10 +34,13 @@ use std::time::{Duration, Instant};
 use timely::dataflow::operators::core::Map;
 use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
-use timely::{CommunicationConfig, Config, WorkerConfig};
+use timely::worker::Worker;
+use timely::{CommunicationConfig, Config};
 
-const LIMIT: u64 = 1_000_000;
+const LIMIT: u64 = 2_000_000;
 const CHUNK: u64 = 1_000;
+/// The latency run: this many chunks, each sent only once the one before has come back.
+const ROUND_TRIPS: u64 = 200;
 /// How long one run may take, child process included, before the lesson gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -48,53 +50,47 @@ fn main() -> ExitCode {
     let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         [] => lesson(),
         ["--process-1", first, second] => second_process([first.into(), second.into()]),
-        _ => Err(anyhow!(
-            "unexpected arguments {args:?}; this lesson takes none"
-        )),
+        _ => Err(anyhow!("unexpected arguments {args:?}")),
     };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
+    if let Err(error) = outcome {
+        eprintln!("error: {error:#}");
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }
 
 fn lesson() -> anyhow::Result<()> {
-    let (expected, sequential) = timed(|| count_primes(0..LIMIT));
-    println!("[main] sequential: {expected} primes below {LIMIT} in {sequential:?}");
-    let (one, one_time) = run(CommunicationConfig::Thread)?;
-    let (two, two_time) = run(CommunicationConfig::Process(2))?;
+    let expected = [count_primes(0..ROUND_TRIPS * CHUNK), count_primes(0..LIMIT)];
+    let one = run(CommunicationConfig::Thread)?;
+    let two = run(CommunicationConfig::Process(2))?;
     let started = Instant::now();
-    let (procs, procs_time) = two_processes()?;
-    let setup = started.elapsed().saturating_sub(procs_time);
-    let all = [one, two, procs];
-    assert!(
-        all.iter().all(|t| t.primes == expected),
-        "a share went missing: {all:?}"
-    );
-    let crossed = (one.crossed + two.crossed, procs.crossed);
-    assert!(
-        crossed.0 == 0 && crossed.1 > 0,
-        "records crossed: {crossed:?}"
+    let procs = two_processes()?;
+    let setup = started.elapsed().saturating_sub(procs[0].1 + procs[1].1);
+    let ways = ["one worker", "two threads", "two processes"];
+    for (way, runs) in ways.into_iter().zip([one, two, procs]) {
+        let primes = runs.map(|(tally, _)| tally.primes);
+        assert_eq!(primes, expected, "{way}: a share went missing");
+    }
+    let local: u64 = [one, two].as_flattened().iter().map(|r| r.0.crossed).sum();
+    let crossed = procs.map(|(tally, _)| tally.crossed);
+    let boundary = local == 0 && crossed.iter().all(|&c| c > 0);
+    assert!(boundary, "crossed: {local} in one, {crossed:?} in two");
+    let (primes, n) = (expected[1], crossed[1]);
+    let [two_speed, procs_speed] = [two, procs].map(|r| compare_text(one[1].1, r[1].1));
+    println!(
+        "[main] {primes} primes below {LIMIT} on each of the three ways; {n} records crossed \
+         between the processes\n[main] all chunks at once: two threads {two_speed}, two processes \
+         {procs_speed} the speed of one worker (on 2 cores nothing beyond about 2x is possible)"
     );
     println!(
-        "[main] primes: one worker {}, two threads {}, two processes {}; {} records crossed",
-        one.primes, two.primes, procs.primes, procs.crossed
+        "[main] {ROUND_TRIPS} chunks one round trip at a time: two processes took {} the time \
+         of two threads (a process hop is serialised and goes through the kernel; a channel hop \
+         is a move in memory); starting and connecting the second process took {setup:?} more",
+        compare_text(procs[0].1, two[0].1)
     );
     println!(
-        "[main] speedup over one worker: two threads {:.2}x, two processes {:.2}x (plus {setup:?} \
-         to start and connect); two processes took {:.2}x the time of two threads: a process hop \
-         costs more than a channel hop. On 2 cores nothing beyond about 2x is possible",
-        ratio(one_time, two_time),
-        ratio(one_time, procs_time),
-        ratio(procs_time, two_time),
-    );
-    println!(
-        "result: {expected} primes below {LIMIT} on one worker, two threads and two processes; \
-         {} records crossed between the processes",
-        procs.crossed
+        "result: {primes} primes below {LIMIT} on one worker, two threads and two processes; {n} \
+         records crossed between the processes"
     );
     Ok(())
 }
@@ -106,33 +102,35 @@ struct Tally {
     crossed: u64,
 }
 
-/// Runs the dataflow on this process's share of the workers; returns their summed tally and the
-/// time worker 0 took (connections are made before the dataflow starts, so they are not in it).
-fn run(communication: CommunicationConfig) -> anyhow::Result<(Tally, Duration)> {
-    let threads = match communication {
-        CommunicationConfig::Process(n) => n,
-        CommunicationConfig::Cluster { threads, .. } => threads,
-        _ => 1,
-    };
-    let worker = WorkerConfig::default();
-    let config = Config {
-        communication,
-        worker,
-    };
-    let guards = timely::execute(config, move |worker| timed(|| dataflow(worker, threads)));
-    let (mut sum, mut time) = (Tally::default(), Duration::ZERO);
+/// The lockstep run's and the free run's tally and time.
+type Run = [(Tally, Duration); 2];
+
+/// Runs the dataflow twice on this process's share of the workers, in lockstep (each chunk's
+/// round trip waited for: latency) and freely (throughput); per run, the tally summed over the
+/// workers and the longest worker time. Connections are made before, so not timed.
+fn run(communication: CommunicationConfig) -> anyhow::Result<Run> {
+    let threads = processes::threads(&communication);
+    let ends = [ROUND_TRIPS * CHUNK, LIMIT];
+    let mut config = Config::thread();
+    config.communication = communication;
+    let guards = timely::execute(config, move |w| {
+        [0, 1].map(|i| timed(|| dataflow(w, threads, ends[i], i == 0)))
+    });
+    let mut sum = [(Tally::default(), Duration::ZERO); 2];
     for result in guards.map_err(anyhow::Error::msg)?.join() {
         let why = FIRST_PANIC.get().map_or("?", String::as_str);
-        let (tally, took) = result.map_err(|_| anyhow!("a worker panicked: {why}"))?;
-        (sum.primes, sum.crossed) = (sum.primes + tally.primes, sum.crossed + tally.crossed);
-        time = time.max(took);
+        let runs = result.map_err(|_| anyhow!("a worker panicked: {why}"))?;
+        for ((sum, time), (tally, took)) in sum.iter_mut().zip(runs) {
+            (sum.primes, sum.crossed) = (sum.primes + tally.primes, sum.crossed + tally.crossed);
+            *time = (*time).max(took);
+        }
     }
-    Ok((sum, time))
+    Ok(sum)
 }
 
 /// The dataflow, written once. Records are `(sending worker, chunk start)`, then
 /// `(sending worker, primes in that chunk)`: both serialisable, as crossing a process needs.
-fn dataflow(worker: &mut timely::worker::Worker, threads: usize) -> Tally {
+fn dataflow(worker: &mut Worker, threads: usize, end: u64, lockstep: bool) -> Tally {
     let (me, primes, crossed) = (worker.index(), Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
     let process = move |w: usize| w / threads; // timely numbers a process's workers together
     let (mut input, probe) = (InputHandle::new(), ProbeHandle::new());
@@ -159,36 +157,43 @@ fn dataflow(worker: &mut timely::worker::Worker, threads: usize) -> Tally {
             })
             .probe_with(&probe);
     });
-    if me == 0 {
-        (0..LIMIT)
-            .step_by(CHUNK as usize)
-            .for_each(|start| input.send((me, start)));
+    for (round, start) in (0..end).step_by(CHUNK as usize).enumerate() {
+        if me == 0 {
+            input.send((me, start));
+        }
+        if lockstep {
+            input.advance_to(round as u64 + 1);
+            worker.step_while(|| probe.less_than(input.time()));
+        }
     }
     drop(input); // no more input: the probe is done once every record is through
-    while !probe.done() {
-        worker.step();
-    }
+    worker.step_while(|| !probe.done());
     let (primes, crossed) = (primes.get(), crossed.get());
     Tally { primes, crossed }
 }
 
 /// Process 0 runs here, on a thread, while process 1 runs as a child; both must answer in time.
-fn two_processes() -> anyhow::Result<(Tally, Duration)> {
+fn two_processes() -> anyhow::Result<Run> {
     let addresses = [free_address()?, free_address()?];
     let (tx, ours) = crossbeam_channel::bounded(1);
     let config = cluster(0, &addresses);
     std::thread::spawn(move || tx.send(run(config)));
     let mut child = ChildGuard::spawn(&addresses)?;
-    let ((tally, time), answer) = child.answers(&ours, DEADLINE)?;
-    let theirs: u64 = answer.parse().context("the second process's answer")?;
-    let crossed = tally.crossed + theirs;
-    Ok((Tally { crossed, ..tally }, time))
+    let (mut runs, answer) = child.answers(&ours, DEADLINE)?;
+    let theirs: Vec<u64> = answer
+        .split(' ')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    anyhow::ensure!(theirs.len() == 2, "the second process answered {answer:?}");
+    runs[0].0.crossed += theirs[0];
+    runs[1].0.crossed += theirs[1];
+    Ok(runs)
 }
 
-/// In the child: process 1 of 2. Its answer on stdout is how many records crossed into it.
+/// In the child: process 1 of 2. Its answer on stdout: the records that crossed into it.
 fn second_process(addresses: [String; 2]) -> anyhow::Result<()> {
     processes::exit_when_parent_exits();
-    let (tally, _) = run(cluster(1, &addresses))?;
-    println!("answer: {}", tally.crossed);
+    let [(lockstep, _), (free, _)] = run(cluster(1, &addresses))?;
+    println!("answer: {} {}", lockstep.crossed, free.crossed);
     Ok(())
 }

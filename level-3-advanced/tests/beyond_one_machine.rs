@@ -110,7 +110,7 @@ fn the_three_ways_agree_with_the_sequential_count() {
         .unwrap_or_else(|| panic!("no result line:\n{stdout}"));
     assert!(
         result.starts_with(
-            "result: 78498 primes below 1000000 on one worker, two threads and two processes; "
+            "result: 148933 primes below 2000000 on one worker, two threads and two processes; "
         ),
         "{result}"
     );
@@ -120,8 +120,8 @@ fn the_three_ways_agree_with_the_sequential_count() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count of records crossed: {result}"));
-    // 1000 chunks of 1000: each that goes to process 1 crosses, and its count crosses back.
-    assert!(crossed > 0 && crossed <= 2000, "{result}");
+    // 2000 chunks of 1000 in the free run: each sent to process 1 crosses, and its count crosses back.
+    assert!(crossed > 0 && crossed <= 4000, "{result}");
     assert!(stderr.is_empty(), "stderr:\n{stderr}");
 }
 

@@ -42,6 +42,15 @@ pub fn cluster(process: usize, addresses: &[String; 2]) -> CommunicationConfig {
     }
 }
 
+/// How many worker threads each process of `communication` runs.
+pub fn threads(communication: &CommunicationConfig) -> usize {
+    match communication {
+        CommunicationConfig::Process(n) | CommunicationConfig::ProcessBinary(n) => *n,
+        CommunicationConfig::Cluster { threads, .. } => *threads,
+        CommunicationConfig::Thread => 1,
+    }
+}
+
 /// A loopback address with a port that was free a moment ago: bind port 0, read it back, let
 /// go. Another program could take it before timely binds it; that ends in a clear error
 /// ("address in use"), not a hang, so the lesson does not retry.
