@@ -25,7 +25,7 @@ pub fn keep_panics_quiet() {
         if std::thread::current().name() == Some("main") {
             default(info);
         } else {
-            let _ = FIRST_PANIC.set(info.payload_as_str().unwrap_or("?").to_owned());
+            let _ = FIRST_PANIC.set(shared::testing::panic_message(info.payload()));
         }
     }));
 }
