@@ -12,10 +12,10 @@
 //!
 //! Run: `cargo run --release --example l3-39-beyond-one-machine`
 //!
-//! Expect: timely's `awaiting connections (at 0/1)` (process 0 polls for process 1 once a
-//! second), the answers checked, the records that crossed, the times as ratios of one run (on 2
-//! cores nothing beyond about 2x), then `result: 148933 primes below 2000000 on one worker, two
-//! threads and two processes; N records crossed between the processes`.
+//! Expect: timely's `awaiting connections (at 0/1)` (process 0 polls once a second), the checked
+//! answers, the records that crossed, the times as ratios of one run (2 cores: at most about 2x),
+//! then `result: 148933 primes below 2000000 on one worker, two threads and two processes; N
+//! records crossed between the processes`.
 //!
 //! Test hook: with `L3_39_CHILD_EXITS=1` the second process exits (code 3) at the first chunk it
 //! gets, so that `tests/beyond_one_machine.rs` can check the parent fails in one line.
@@ -50,7 +50,10 @@ fn main() -> ExitCode {
     let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         [] => lesson(),
         ["--process-1", first, second] => second_process([first.into(), second.into()]),
-        _ => Err(anyhow!("unexpected arguments {args:?}")),
+        _ => {
+            eprintln!("error: unexpected arguments {args:?}; this lesson takes none");
+            return ExitCode::from(2); // bad usage (guide 3)
+        }
     };
     if let Err(error) = outcome {
         eprintln!("error: {error:#}");
@@ -102,12 +105,10 @@ struct Tally {
     crossed: u64,
 }
 
-/// The lockstep run's and the free run's tally and time.
-type Run = [(Tally, Duration); 2];
+type Run = [(Tally, Duration); 2]; // the lockstep run's tally and time, then the free run's
 
-/// Runs the dataflow twice on this process's share of the workers, in lockstep (each chunk's
-/// round trip waited for: latency) and freely (throughput); per run, the tally summed over the
-/// workers and the longest worker time. Connections are made before, so not timed.
+/// Runs the dataflow on this process's workers in lockstep (latency), then freely (throughput):
+/// tallies summed, the longest worker time (connecting comes before, so is not in it).
 fn run(communication: CommunicationConfig) -> anyhow::Result<Run> {
     let threads = processes::threads(&communication);
     let ends = [ROUND_TRIPS * CHUNK, LIMIT];
