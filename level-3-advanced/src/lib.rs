@@ -40,4 +40,7 @@ pub mod guides {
 
     #[doc = include_str!("../guides/06-memory-and-performance-tuning.md")]
     pub struct MemoryAndPerformanceTuning;
+
+    #[doc = include_str!("../guides/07-beyond-one-machine.md")]
+    pub struct BeyondOneMachine;
 }
