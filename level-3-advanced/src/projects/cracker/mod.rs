@@ -58,12 +58,15 @@
 //! | `keyspace.rs` | [`Keyspace`]: every candidate numbered, and the cursor the search advances in place |
 //! | `target.rs` | [`Target`]: the digest to find, parsed from hex |
 //! | `search.rs` | [`crack`]: the threads, the interleaved blocks, the early stop and the bounded lead |
+//! | `distributed.rs` | [`crack_distributed`]: the same search as a timely dataflow over several processes |
 //! | `mod.rs` | [`CrackError`], and this tour |
 
+mod distributed;
 mod keyspace;
 mod search;
 mod target;
 
+pub use distributed::{CONNECT_DEADLINE, Cluster, MAX_PROCESSES, crack_distributed};
 pub use keyspace::{ALPHABET, DEFAULT_MAX_LEN, Keyspace, MAX_SUPPORTED_LEN};
 pub use search::{BLOCK, Found, MAX_LEAD_ROUNDS, MAX_THREADS, Options, Outcome, crack};
 pub use target::Target;
@@ -105,6 +108,15 @@ pub enum CrackError {
     Spawn {
         /// Which thread.
         thread: usize,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The processes of a distributed search could not connect to each other.
+    #[error("process {process} could not connect to the others")]
+    Network {
+        /// Which process.
+        process: usize,
         /// The operating system's reason.
         #[source]
         source: std::io::Error,
