@@ -46,14 +46,32 @@
 //! (under 1 ms)` instead of a speedup, and so does one that ends within the first million
 //! candidates (`not compared (too short a search)`): its time is mostly the threads' start.
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use level_3_advanced::projects::cli::{self, Args, MAX_THREADS, unknown_flag, usage};
 use level_3_advanced::projects::cracker::{
-    DEFAULT_MAX_LEN, Keyspace, MAX_SUPPORTED_LEN, Options, Outcome, Target, crack,
+    Cluster, DEFAULT_MAX_LEN, Keyspace, MAX_PROCESSES, MAX_SUPPORTED_LEN, Options, Outcome, Target,
+    crack, crack_distributed,
 };
 use level_3_advanced::projects::grouped;
 use shared::timing::{CpuWatch, compare, compare_text};
-use std::process::ExitCode;
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// **Test hook**, read only by processes started with `--process I` (I > 0): exit with code 3
+/// after hashing this many blocks, as a process that crashes mid-run would. The tests use it
+/// to check that the first process then fails in one line instead of hanging.
+const EXIT_HOOK: &str = "L3P5_TEST_EXIT_AFTER_BLOCKS";
+
+/// How long a distributed run may last before the first process gives up on it: far beyond
+/// any search this program offers on one machine (7 letters take minutes).
+const RUN_DEADLINE: Duration = Duration::from_secs(3600);
+
+/// How long a stopping child process gets to exit, after its search or after being killed.
+const EXIT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The password hashed and searched for when none is given: about half-way through the
 /// five-letter passwords.
@@ -93,7 +111,20 @@ struct Parsed {
     keyspace: Keyspace,
     max_len: usize,
     threads: usize,
+    /// `--processes N`: the parallel run is a timely dataflow over N local processes.
+    processes: Option<usize>,
+    /// `--process I`: this is process I of a distributed run, not the one that starts it.
+    role: Option<Role>,
     verbose: bool,
+}
+
+/// One process of a distributed run, started by the first (`--peers`) or by hand on each
+/// machine (`--hosts FILE`).
+#[derive(Debug)]
+struct Role {
+    cluster: Cluster,
+    /// Started by the first process: exit when it goes away (its end of stdin closes).
+    child: bool,
 }
 
 /// Parses and checks the whole command line, so that every usage error comes before the
@@ -104,6 +135,7 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
     let mut max_len = DEFAULT_MAX_LEN;
     let mut threads = cli::default_threads();
     let mut verbose = false;
+    let (mut processes, mut process, mut peers, mut hosts) = (None, None, None, None);
     while let Some(flag) = args.next_flag()? {
         match flag.as_str() {
             "--help" | "-h" => return Ok(None),
@@ -112,6 +144,10 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
             "--hash" => hash = Some(args.text(&flag)?),
             "--max-len" => max_len = args.number(&flag, 1, MAX_SUPPORTED_LEN)?,
             "--threads" => threads = args.number(&flag, 1, MAX_THREADS)?,
+            "--processes" => processes = Some(args.number(&flag, 1, MAX_PROCESSES)?),
+            "--process" => process = Some(args.number(&flag, 0, MAX_PROCESSES - 1)?),
+            "--peers" => peers = Some(args.text(&flag)?),
+            "--hosts" => hosts = Some(args.path(&flag)?),
             other => return Err(unknown_flag(other)),
         }
     }
@@ -134,14 +170,74 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
             (Target::of_password(&password), Some(password))
         }
     };
+    let role = match (process, peers, hosts) {
+        (None, None, None) => None,
+        (Some(index), Some(list), None) => Some(role(index, &list, true)?),
+        (Some(index), None, Some(file)) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                usage(
+                    format!("cannot read --hosts {}", file.display()),
+                    e.to_string(),
+                )
+            })?;
+            Some(role(index, &host_lines(&text).join(","), false)?)
+        }
+        _ => return Err(usage("--process", "give it with one of --peers or --hosts")),
+    };
+    if role.is_some() && processes.is_some() {
+        return Err(usage("both --processes and --process", "give one of them"));
+    }
     Ok(Some(Parsed {
         target,
         known,
         keyspace,
         max_len,
         threads,
+        processes,
+        role,
         verbose,
     }))
+}
+
+/// The addresses of a host file: one `host:port` a line, process 0 first; blank lines and
+/// `#` comments are skipped.
+fn host_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+/// Process `index` of the comma-separated `host:port` list.
+fn role(index: usize, list: &str, child: bool) -> anyhow::Result<Role> {
+    let addresses: Vec<String> = list.split(',').map(|a| a.trim().to_owned()).collect();
+    if addresses.len() < 2
+        || addresses.len() > MAX_PROCESSES
+        || addresses.iter().any(|a| a.is_empty())
+    {
+        return Err(usage(
+            format!("bad host list {list:?}"),
+            format!("2 to {MAX_PROCESSES} host:port addresses"),
+        ));
+    }
+    if index >= addresses.len() {
+        return Err(usage(
+            format!("bad --process {index}"),
+            format!("the hosts are numbered 0 to {}", addresses.len() - 1),
+        ));
+    }
+    let exit_after_blocks = match std::env::var(EXIT_HOOK) {
+        Ok(text) if index > 0 => Some(cli::number_in(EXIT_HOOK, &text, 0, u64::MAX)?),
+        _ => None,
+    };
+    Ok(Role {
+        cluster: Cluster {
+            index,
+            addresses,
+            exit_after_blocks,
+        },
+        child,
+    })
 }
 
 /// One run's line: threads, candidates, time, rate.
@@ -187,7 +283,11 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
 
     let watch = CpuWatch::start();
     let one = run(&target, keyspace, 1)?;
-    let many = if args.threads == 1 {
+    let many = if let Some(processes) = args.processes {
+        println!("[main] searching with {processes} process(es) on 127.0.0.1 (timely dataflow)");
+        launch(&target, keyspace, processes)
+            .with_context(|| format!("the search with {processes} process(es) failed"))?
+    } else if args.threads == 1 {
         one.clone()
     } else {
         run(&target, keyspace, args.threads)?
@@ -213,9 +313,10 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
     }
 
     println!("{}", describe("sequential (1 thread)", &one));
-    let label = match args.threads {
-        1 => "parallel (1 thread)".to_string(),
-        n => format!("parallel ({n} threads)"),
+    let label = match (args.processes, args.threads) {
+        (Some(n), _) => format!("distributed ({n} proc.)"),
+        (None, 1) => "parallel (1 thread)".to_string(),
+        (None, n) => format!("parallel ({n} threads)"),
     };
     println!("{}", describe(&label, &many));
     // A search over in the first million candidates lasts a few milliseconds, about as long as
@@ -247,12 +348,16 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
         }
     }
     if many.threads > 1 {
+        let (what, name) = match args.processes {
+            Some(_) => ("process", "process-"),
+            None => ("thread", "cracker-"),
+        };
         println!(
-            "[main] per thread: {}",
+            "[main] per {what}: {}",
             many.tried_per_thread
                 .iter()
                 .enumerate()
-                .map(|(t, n)| format!("cracker-{t} {}", grouped(*n)))
+                .map(|(t, n)| format!("{name}{t} {}", grouped(*n)))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -268,11 +373,14 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
         return Ok(false);
     };
     println!(
-        "result: found {:?} at index {} of {} with 1 and {} threads, speedup {speedup}",
+        "result: found {:?} at index {} of {} with 1 and {}, speedup {speedup}",
         found.password,
         grouped(found.index),
         grouped(keyspace.size()),
-        args.threads,
+        match args.processes {
+            Some(n) => format!("{n} processes"),
+            None => format!("{} threads", args.threads),
+        },
     );
     Ok(true)
 }
@@ -286,9 +394,229 @@ fn main() -> ExitCode {
         }
         Err(error) => return cli::fail(&error, false),
     };
+    if let Some(role) = &args.role {
+        return match serve(&args, role) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => cli::fail(&error, args.verbose),
+        };
+    }
     match crack_and_report(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => cli::fail(&error, args.verbose),
+    }
+}
+
+/// `--processes N`: starts processes 1..N as children of this program (`--process I --peers
+/// ...`), is process 0 itself, and returns process 0's outcome, which counts every process.
+fn launch(target: &Target, keyspace: Keyspace, processes: usize) -> anyhow::Result<Outcome> {
+    // Process 0 keeps its listener bound, so the children can connect as soon as they start.
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+    let mut addresses = vec![listener.local_addr()?.to_string()];
+    // The children's ports are picked free here (bind port 0, read it back) and released for
+    // the child to bind: another program could take one in between. On loopback that window
+    // is a few milliseconds; if it happens, that child fails to listen and the run fails in
+    // one line rather than hanging, which is acceptable for a teaching project.
+    for _ in 1..processes {
+        let probe = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+        addresses.push(probe.local_addr()?.to_string());
+    }
+    let peers = addresses.join(",");
+    let exe = std::env::current_exe().context("cannot find this program to start it again")?;
+    let mut children = Children(Vec::new());
+    for index in 1..processes {
+        let child = Command::new(&exe)
+            .args(["--hash", &target.to_string(), "--max-len"])
+            .arg(keyspace.max_len().to_string())
+            .args(["--process", &index.to_string(), "--peers", &peers])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start process {index}"))?;
+        children.0.push(child);
+    }
+    quiet_timely_network_panics();
+    let cluster = Cluster {
+        index: 0,
+        addresses,
+        exit_after_blocks: None,
+    };
+    let (done, result) = mpsc::channel();
+    let target = *target;
+    // The search runs on its own thread so that this one can watch the children: if one dies,
+    // timely's connections break and process 0 would wait for it forever.
+    thread::spawn(move || {
+        done.send(crack_distributed(
+            &target,
+            keyspace,
+            &cluster,
+            Some(listener),
+        ))
+    });
+    let deadline = Instant::now() + RUN_DEADLINE;
+    let outcome = loop {
+        match result.recv_timeout(Duration::from_millis(20)) {
+            Ok(outcome) => break outcome?,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(anyhow!("process 0 panicked")),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        children.check_running()?;
+        if Instant::now() > deadline {
+            return Err(anyhow!("no answer within {} s", RUN_DEADLINE.as_secs()));
+        }
+    };
+    children.finish()?;
+    Ok(outcome)
+}
+
+/// The child processes of one run; dropping it kills and reaps every one still running.
+struct Children(Vec<Child>);
+
+impl Children {
+    /// Fails if a child has already exited before the answer arrived (whatever its status).
+    fn check_running(&mut self) -> anyhow::Result<()> {
+        for (i, child) in self.0.iter_mut().enumerate() {
+            if let Some(status) = child.try_wait()? {
+                if !status.success() {
+                    return Err(anyhow!(
+                        "process {} stopped before the search finished ({status}{})",
+                        i + 1,
+                        last_words(child)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After the answer: every child must exit, successfully, within `EXIT_DEADLINE`.
+    fn finish(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + EXIT_DEADLINE;
+        for (i, child) in self.0.iter_mut().enumerate() {
+            match wait_until(child, deadline)? {
+                Some(status) if status.success() => {}
+                Some(status) => {
+                    return Err(anyhow!(
+                        "process {} failed ({status}{})",
+                        i + 1,
+                        last_words(child)
+                    ));
+                }
+                None => {
+                    return Err(anyhow!(
+                        "process {} did not exit within {} s",
+                        i + 1,
+                        EXIT_DEADLINE.as_secs()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + EXIT_DEADLINE;
+        for child in &mut self.0 {
+            if let Ok(None) = child.try_wait() {
+                let _ = child.kill();
+            }
+            // A killed process exits at once; the deadline only guards against the unexpected.
+            let _ = wait_until(child, deadline);
+        }
+    }
+}
+
+/// Waits for `child` to exit, polling until `deadline`; `None` if it is still running.
+fn wait_until(
+    child: &mut Child,
+    deadline: Instant,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() > deadline {
+            return Ok(None);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The first line a stopped child wrote on stderr, as `: line`, or nothing.
+fn last_words(child: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        // The child has exited, so its end of the pipe is closed and this read ends.
+        let _ = stderr.read_to_string(&mut text);
+    }
+    text.lines()
+        .next()
+        .map(|line| format!(": {line}"))
+        .unwrap_or_default()
+}
+
+/// A broken connection makes timely's network threads panic with "timely communication
+/// error"; the run then fails with its own one-line error, so that panic's message and
+/// backtrace are not printed. Every other panic is printed as usual.
+fn quiet_timely_network_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if !text.starts_with("timely communication error") {
+            default(info);
+        }
+    }));
+}
+
+/// `--process I`: one process of a distributed run. Process 0 prints the answer; the others
+/// only search their share.
+fn serve(args: &Parsed, role: &Role) -> anyhow::Result<bool> {
+    if role.child {
+        // Started by process 0: when it goes away, even killed, its end of our stdin closes
+        // and this process leaves too, instead of waiting for it forever.
+        thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(1);
+        });
+    }
+    quiet_timely_network_panics();
+    let index = role.cluster.index;
+    let outcome = crack_distributed(&args.target, args.keyspace, &role.cluster, None)
+        .with_context(|| format!("process {index} of the distributed search failed"))?;
+    if index > 0 {
+        return Ok(true);
+    }
+    println!(
+        "{}",
+        describe(
+            &format!("distributed ({} proc.)", outcome.threads),
+            &outcome
+        )
+    );
+    match outcome.found {
+        Some(found) => {
+            println!(
+                "result: found {:?} at index {}",
+                found.password,
+                grouped(found.index)
+            );
+            Ok(true)
+        }
+        None => {
+            eprintln!(
+                "not found: no password of 1 to {} letters a-z has the SHA-256 {}",
+                args.max_len, args.target
+            );
+            Ok(false)
+        }
     }
 }
