@@ -475,7 +475,7 @@ fn launch(target: &Target, keyspace: Keyspace, processes: usize) -> anyhow::Resu
 struct Children(Vec<Child>);
 
 impl Children {
-    /// Fails if a child has already exited before the answer arrived (whatever its status).
+    /// Fails if a child has already exited unsuccessfully before the answer arrived.
     fn check_running(&mut self) -> anyhow::Result<()> {
         for (i, child) in self.0.iter_mut().enumerate() {
             if let Some(status) = child.try_wait()? {
@@ -560,8 +560,9 @@ fn last_words(child: &mut Child) -> String {
 }
 
 /// A broken connection makes timely's network threads panic with "timely communication
-/// error"; the run then fails with its own one-line error, so that panic's message and
-/// backtrace are not printed. Every other panic is printed as usual.
+/// error", and then its worker with "MergeQueue poisoned."; the run then fails with its own
+/// one-line error, so those two panics' messages and backtraces are not printed. Every other
+/// panic is printed as usual.
 fn quiet_timely_network_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -571,7 +572,9 @@ fn quiet_timely_network_panics() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if !text.starts_with("timely communication error") {
+        let broken_link = text.starts_with("timely communication error")
+            || text.starts_with("MergeQueue poisoned");
+        if !broken_link {
             default(info);
         }
     }));
