@@ -458,8 +458,17 @@ fn launch(target: &Target, keyspace: Keyspace, processes: usize) -> anyhow::Resu
     let deadline = Instant::now() + RUN_DEADLINE;
     let outcome = loop {
         match result.recv_timeout(Duration::from_millis(20)) {
-            Ok(outcome) => break outcome?,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(anyhow!("process 0 panicked")),
+            Ok(Ok(outcome)) => break outcome,
+            // A failure here is most often a child's death seen as a broken connection: name
+            // the child, if one has died, rather than its consequence.
+            Ok(Err(error)) => {
+                children.blame(Duration::from_secs(2))?;
+                return Err(error.into());
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                children.blame(Duration::from_secs(2))?;
+                return Err(anyhow!("process 0 panicked"));
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         children.check_running()?;
@@ -489,6 +498,25 @@ impl Children {
             }
         }
         Ok(())
+    }
+
+    /// After process 0 failed: waits up to `grace` for a child to show it has failed too
+    /// (its connection may break a moment before its exit status can be read), and fails
+    /// naming it if one did.
+    fn blame(&mut self, grace: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + grace;
+        loop {
+            self.check_running()?;
+            if Instant::now() > deadline
+                || self
+                    .0
+                    .iter_mut()
+                    .all(|c| matches!(c.try_wait(), Ok(Some(_))))
+            {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// After the answer: every child must exit, successfully, within `EXIT_DEADLINE`.
@@ -560,7 +588,8 @@ fn last_words(child: &mut Child) -> String {
 }
 
 /// A broken connection makes timely's network threads panic with "timely communication
-/// error", and then its worker with "MergeQueue poisoned."; the run then fails with its own
+/// error", then its worker with "MergeQueue poisoned." and its shutdown with "Send thread
+/// panic"; the run then fails with its own
 /// one-line error, so those two panics' messages and backtraces are not printed. Every other
 /// panic is printed as usual.
 fn quiet_timely_network_panics() {
@@ -573,7 +602,8 @@ fn quiet_timely_network_panics() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         let broken_link = text.starts_with("timely communication error")
-            || text.starts_with("MergeQueue poisoned");
+            || text.starts_with("MergeQueue poisoned")
+            || text.starts_with("Send thread panic");
         if !broken_link {
             default(info);
         }
