@@ -31,7 +31,35 @@
 //!   times the work: 7 letters is minutes, 8 is hours);
 //! - `--threads N`: threads of the parallel run, 1 to 256 (default: the machine's logical
 //!   cores);
+//! - `--processes N`: make the parallel run a timely dataflow over N processes on 127.0.0.1,
+//!   1 to 16, instead of threads (see below);
 //! - `--verbose`: on an error, every cause on its own line.
+//!
+//! **`--processes N`.** This program is process 0: it binds a port for itself and picks N - 1
+//! free ports on 127.0.0.1, starts N - 1 copies of itself with the role arguments `--process I
+//! --peers ADDR,ADDR,...`, and joins them in one timely dataflow
+//! (`level_3_advanced::projects::cracker::crack_distributed`). Process I of N owns the blocks
+//! `b` with `b % N == I`. Early exit: the process that finds the password sends it on a
+//! *broadcast* stream, and every process checks before each block whether a find has arrived,
+//! so the others stop one network hop and at most a block later; then each sends its count to
+//! process 0 and they all end the dataflow and exit. Every child is killed and reaped when
+//! process 0 leaves (a drop guard), and a child leaves when process 0's end of its stdin
+//! closes. A child that dies mid-run makes process 0 fail with one line and exit code 1.
+//! Test hook: a child started with the environment variable `L3P5_TEST_EXIT_AFTER_BLOCKS=K`
+//! exits with code 3 after K blocks, as a crashed process would.
+//!
+//! **Real machines.** Start one copy on each machine by hand with `--process I --hosts FILE`
+//! (the same `--hash` and `--max-len` everywhere), where FILE lists one `host:port` a line,
+//! process 0 first (blank lines and `#` comments skipped), for example
+//!
+//! ```text
+//! # process 0 prints the answer
+//! 10.0.0.1:2101
+//! 10.0.0.2:2101
+//! ```
+//!
+//! Each process listens on its own line's address and connects to the lines above it. The
+//! course's tests and CI use only 127.0.0.1.
 //!
 //! Expect: `[cracker-N]` lines from each run's threads, the one-thread and parallel lines with
 //! their hashes per second, the speedup (on a 2-core machine it tops out near 2x), then
@@ -82,7 +110,9 @@ const DEFAULT_PASSWORD: &str = "mutex";
 const MEANINGFUL_INDEX: u64 = 1_000_000;
 
 const USAGE: &str = "\
-Usage: l3-p5-hash-cracker [--password WORD | --hash HEX] [--max-len N] [--threads N] [--verbose]
+Usage: l3-p5-hash-cracker [--password WORD | --hash HEX] [--max-len N]
+                          [--threads N | --processes N] [--verbose]
+       l3-p5-hash-cracker --hash HEX --max-len N --process I --hosts FILE   (one per machine)
 
 Finds a lowercase password (a-z, 1 to max-len letters) from its SHA-256 digest, first with one
 thread, then with several, and prints the speedup. For learning only: real password storage
@@ -94,6 +124,10 @@ Options:
   --max-len N      longest password tried, 1 to 10 (default: 5); each letter more is 26 times
                    the work: 7 letters take minutes, 8 take hours
   --threads N      threads of the parallel run, 1 to 256 (default: the logical core count)
+  --processes N    make the parallel run a timely dataflow over N processes on 127.0.0.1,
+                   1 to 16 (this one starts the others and prints the answer)
+  --process I      be process I of a run whose addresses are in --hosts FILE (one host:port
+                   a line, process 0 first); process 0 prints the answer
   --verbose        on an error, print every cause on its own line
   --help           print this help
 
