@@ -59,15 +59,18 @@
 //! | `target.rs` | [`Target`]: the digest to find, parsed from hex |
 //! | `search.rs` | [`crack`]: the threads, the interleaved blocks, the early stop and the bounded lead |
 //! | `distributed.rs` | [`crack_distributed`]: the same search as a timely dataflow over several processes |
+//! | `launch.rs` | [`launch`]: process 0 starts, watches and reaps the other processes |
 //! | `mod.rs` | [`CrackError`], and this tour |
 
 mod distributed;
 mod keyspace;
+mod launch;
 mod search;
 mod target;
 
 pub use distributed::{CONNECT_DEADLINE, Cluster, MAX_PROCESSES, crack_distributed};
 pub use keyspace::{ALPHABET, DEFAULT_MAX_LEN, Keyspace, MAX_SUPPORTED_LEN};
+pub use launch::{EXIT_DEADLINE, RUN_DEADLINE, launch, quiet_timely_network_panics};
 pub use search::{BLOCK, Found, MAX_LEAD_ROUNDS, MAX_THREADS, Options, Outcome, crack};
 pub use target::Target;
 
