@@ -7,7 +7,8 @@
 //! a real second process; every run has a deadline, and is killed and fails the test after it.
 
 use level_3_advanced::projects::cracker::{
-    BLOCK, Cluster, Keyspace, MAX_PROCESSES, Options, Outcome, Target, crack, crack_distributed,
+    BLOCK, Cluster, Keyspace, MAX_LEAD_ROUNDS, MAX_PROCESSES, Options, Outcome, Target, crack,
+    crack_distributed,
 };
 use shared::testing::{TIMEOUT, run_within};
 use std::io::Read;
@@ -209,6 +210,33 @@ fn two_and_three_processes_find_what_the_threads_find() {
                     "not found: every candidate tried"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn a_find_stops_every_process_within_the_bounded_lead() {
+    // 4 letters: 475,254 candidates, 117 blocks, far more than the bound for an early find.
+    let keyspace = Keyspace::new(4).unwrap();
+    for processes in [2, 3] {
+        let n = processes as u64;
+        for index in [0, BLOCK + 5, 5 * BLOCK + 3, 20 * BLOCK + 4000] {
+            let password = keyspace.candidate(index).unwrap();
+            let got = distributed(Target::of_password(&password), 4, processes);
+            let found = got.found.as_ref().expect("the password is in the keyspace");
+            assert_eq!(
+                (found.password.as_str(), found.index),
+                (password.as_str(), index)
+            );
+            // Block b is process b % n's, in round b / n; no process starts a round more than
+            // MAX_LEAD_ROUNDS past the finder's without having seen the find.
+            let finder_round = index / BLOCK / n;
+            let bound = (finder_round + MAX_LEAD_ROUNDS + 1) * n * BLOCK;
+            assert!(
+                got.tried <= bound && bound < keyspace.size(),
+                "{password:?} at {index} with {processes} processes: {} tried, bound {bound}",
+                got.tried
+            );
         }
     }
 }

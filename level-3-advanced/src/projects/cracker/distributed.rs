@@ -7,7 +7,18 @@
 //! - **found**: a process that hashes the password sends `(index, password)`, and the stream
 //!   is *broadcast*, so every process sees it; each checks before every block whether a find
 //!   has arrived and stops if so. That is the early stop: a flag carried by the dataflow
-//!   instead of an `AtomicBool`, one network hop plus one block late.
+//!   instead of an `AtomicBool`.
+//!
+//!   Its timestamps are rounds: a process advances its input to `r + 1` once it has finished
+//!   round `r`, and a *probe* after the broadcast tells every process the lowest round not yet
+//!   finished everywhere, with every record of the earlier rounds already delivered. A process
+//!   starts round `r` only once that frontier has reached `r - MAX_LEAD_ROUNDS`: the bounded
+//!   lead of `search.rs`, here from timely's progress tracking instead of a futex. A find in
+//!   round `r` holds the frontier at `r` until it has reached every process, so none starts
+//!   round `r + MAX_LEAD_ROUNDS + 1` without having seen it, and the same bound holds as
+//!   for threads, whatever the scheduling and the network:
+//!   `(i / BLOCK / n + MAX_LEAD_ROUNDS + 1) * n * BLOCK` candidates for a password at index
+//!   `i` and `n` processes.
 //! - **tried**: each process sends `(process, candidates hashed)` when it stops, *exchanged*
 //!   to process 0, which thus learns every process's share.
 //!
@@ -21,7 +32,7 @@
 
 use super::keyspace::Cursor;
 use super::target::sha256;
-use super::{BLOCK, CrackError, Found, Keyspace, Outcome, Target};
+use super::{BLOCK, CrackError, Found, Keyspace, MAX_LEAD_ROUNDS, Outcome, Target};
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -32,7 +43,7 @@ use timely::communication::Hooks;
 use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
 use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
 use timely::dataflow::operators::vec::Broadcast;
-use timely::dataflow::operators::{Exchange, Input, Inspect};
+use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 
 /// How long the processes may take to connect to each other before the run fails.
 pub const CONNECT_DEADLINE: Duration = Duration::from_secs(20);
@@ -128,36 +139,50 @@ fn search_share(
     let seen: Rc<RefCell<Option<(u64, String)>>> = Rc::default();
     let counts: Rc<RefCell<Vec<(u64, u64)>>> = Rc::default();
     let (seen_in, counts_in) = (Rc::clone(&seen), Rc::clone(&counts));
-    let (mut found, mut tried) = worker.dataflow::<u64, _, _>(move |scope| {
+    let (mut found, mut tried, rounds) = worker.dataflow::<u64, _, _>(move |scope| {
         let (found, finds) = scope.new_input::<Vec<(u64, String)>>();
-        finds.broadcast().inspect(move |(index, password)| {
-            let mut seen = seen_in.borrow_mut();
-            if seen.as_ref().is_none_or(|(lowest, _)| index < lowest) {
-                *seen = Some((*index, password.clone()));
-            }
-        });
+        let (rounds, _) = finds
+            .broadcast()
+            .inspect(move |(index, password)| {
+                let mut seen = seen_in.borrow_mut();
+                if seen.as_ref().is_none_or(|(lowest, _)| index < lowest) {
+                    *seen = Some((*index, password.clone()));
+                }
+            })
+            .probe();
         let (tried, counts) = scope.new_input::<Vec<(u64, u64)>>();
         counts
             .exchange(|_| 0)
             .inspect(move |count| counts_in.borrow_mut().push(*count));
-        (found, tried)
+        (found, tried, rounds)
     });
 
     let blocks = keyspace.size().div_ceil(BLOCK);
     let mut hashed = 0u64;
-    let mut block = me;
-    while block < blocks && seen.borrow().is_none() {
-        if exit_after.is_some_and(|limit| block / peers >= limit) {
+    for round in 0.. {
+        let block = round * peers + me;
+        // Waits, moving the dataflow's records meanwhile, until no process is more than
+        // MAX_LEAD_ROUNDS rounds behind this one; a find that arrives meanwhile ends the wait.
+        while seen.borrow().is_none() && rounds.less_than(&round.saturating_sub(MAX_LEAD_ROUNDS)) {
+            worker.step_or_park(Some(Duration::from_millis(10)));
+        }
+        if block >= blocks || seen.borrow().is_some() {
+            break;
+        }
+        if exit_after.is_some_and(|limit| round >= limit) {
             // The test hook: die as a crashed process would, without a word to the others.
             std::process::exit(3);
         }
         let start = block * BLOCK;
         let end = (start + BLOCK).min(keyspace.size());
         if let Some(hit) = search_block(target, keyspace, start, end, &mut hashed) {
+            // Sent at this round's time, which then holds every process's frontier here
+            // until the find has reached it.
             found.send(hit);
+            break;
         }
-        block += peers;
-        // Lets the dataflow move records: our find out, the others' finds in.
+        found.advance_to(round + 1);
+        // Lets the dataflow move records: our progress out, the others' finds in.
         worker.step();
     }
     tried.send((me, hashed));
