@@ -156,7 +156,7 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
     let mut password = None;
     let mut hash = None;
     let mut max_len = DEFAULT_MAX_LEN;
-    let mut threads = cli::default_threads();
+    let mut threads = None;
     let mut verbose = false;
     let (mut processes, mut process, mut peers, mut hosts) = (None, None, None, None);
     while let Some(flag) = args.next_flag()? {
@@ -166,7 +166,7 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
             "--password" => password = Some(args.text(&flag)?),
             "--hash" => hash = Some(args.text(&flag)?),
             "--max-len" => max_len = args.number(&flag, 1, MAX_SUPPORTED_LEN)?,
-            "--threads" => threads = args.number(&flag, 1, MAX_THREADS)?,
+            "--threads" => threads = Some(args.number(&flag, 1, MAX_THREADS)?),
             "--processes" => processes = Some(args.number(&flag, 1, MAX_PROCESSES)?),
             "--process" => process = Some(args.number(&flag, 0, MAX_PROCESSES - 1)?),
             "--peers" => peers = Some(args.text(&flag)?),
@@ -210,6 +210,10 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
     if role.is_some() && processes.is_some() {
         return Err(usage("both --processes and --process", "give one of them"));
     }
+    if threads.is_some() && processes.is_some() {
+        return Err(usage("both --threads and --processes", "give one of them"));
+    }
+    let threads = threads.unwrap_or_else(cli::default_threads);
     Ok(Some(Parsed {
         target,
         known,

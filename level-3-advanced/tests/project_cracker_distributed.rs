@@ -310,10 +310,14 @@ fn a_bad_process_count_is_refused_before_any_search() {
         assert!(out.stderr.starts_with("error: "), "{out:?}");
         assert!(out.stdout.is_empty(), "refused before any search: {out:?}");
     }
-    let out = cracker(
-        &["--processes", "2", "--process", "1", "--peers", "a:1,b:2"],
-        &[],
-    );
-    assert_eq!(out.code(), Some(2), "{out:?}");
-    assert!(out.stdout.is_empty(), "{out:?}");
+    for both in [
+        &["--processes", "2", "--process", "1", "--peers", "a:1,b:2"][..],
+        &["--processes", "2", "--threads", "2"][..],
+        &["--process", "2", "--peers", "127.0.0.1:1,127.0.0.1:2"][..],
+    ] {
+        let out = cracker(both, &[]);
+        assert_eq!(out.code(), Some(2), "{both:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+    }
 }

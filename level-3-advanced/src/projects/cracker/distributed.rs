@@ -75,7 +75,10 @@ pub fn crack_distributed(
 ) -> Result<Outcome, CrackError> {
     let processes = cluster.addresses.len();
     if processes == 0 || processes > MAX_PROCESSES || cluster.index >= processes {
-        return Err(CrackError::Threads(processes));
+        return Err(CrackError::Processes {
+            index: cluster.index,
+            processes,
+        });
     }
     let started = Instant::now();
     let network = |source| CrackError::Network {

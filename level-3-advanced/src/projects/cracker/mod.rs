@@ -115,6 +115,15 @@ pub enum CrackError {
         #[source]
         source: std::io::Error,
     },
+    /// The process count of a distributed search is outside `1..=MAX_PROCESSES`, or this
+    /// process's number is not below it.
+    #[error("process {index} of {processes}: the process count must be 1 to {MAX_PROCESSES}")]
+    Processes {
+        /// This process's number.
+        index: usize,
+        /// How many processes were given.
+        processes: usize,
+    },
     /// The processes of a distributed search could not connect to each other.
     #[error("process {process} could not connect to the others")]
     Network {
