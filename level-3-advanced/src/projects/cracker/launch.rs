@@ -10,15 +10,17 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a distributed run may last before the first process gives up on it: far beyond
-/// any search this program offers on one machine (7 letters take minutes).
+/// How long a distributed run may last before the first process gives up on it, in one
+/// line: an hour, beyond the 7-letter searches (minutes) this program is meant for; an
+/// 8-letter search, hours long, ends with that error.
 pub const RUN_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// How long a stopping child process gets to exit, after its search or after being killed.
 pub const EXIT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// `--processes N`: starts processes 1..N as copies of the running program (which must
-/// accept `--hash HEX --max-len N --process I --peers ...`), is process 0 itself, and returns process 0's outcome, which counts every process.
+/// accept `--hash HEX --max-len N --process I --peers ...`), is process 0 itself, and
+/// returns process 0's outcome, which counts every process.
 pub fn launch(target: &Target, keyspace: Keyspace, processes: usize) -> anyhow::Result<Outcome> {
     // Process 0 keeps its listener bound, so the children can connect as soon as they start.
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
@@ -55,7 +57,7 @@ pub fn launch(target: &Target, keyspace: Keyspace, processes: usize) -> anyhow::
     let (done, result) = mpsc::channel();
     let target = *target;
     // The search runs on its own thread so that this one can watch the children: if one dies,
-    // timely's connections break and process 0 would wait for it forever.
+    // timely's connections break, and process 0 might wait for it forever.
     thread::spawn(move || {
         done.send(crack_distributed(
             &target,
@@ -198,9 +200,8 @@ fn last_words(child: &mut Child) -> String {
 
 /// A broken connection makes timely's network threads panic with "timely communication
 /// error", then its worker with "MergeQueue poisoned." and its shutdown with "Send thread
-/// panic"; the run then fails with its own
-/// one-line error, so those two panics' messages and backtraces are not printed. Every other
-/// panic is printed as usual.
+/// panic"; the run then fails with its own one-line error, so those three panics' messages
+/// and backtraces are not printed. Every other panic is printed as usual.
 pub fn quiet_timely_network_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
