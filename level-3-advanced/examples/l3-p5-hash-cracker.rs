@@ -40,9 +40,12 @@
 //! --peers ADDR,ADDR,...`, and joins them in one timely dataflow
 //! (`level_3_advanced::projects::cracker::crack_distributed`). Process I of N owns the blocks
 //! `b` with `b % N == I`. Early exit: the process that finds the password sends it on a
-//! *broadcast* stream, and every process checks before each block whether a find has arrived,
-//! so the others stop one network hop and at most a block later; then each sends its count to
-//! process 0 and they all end the dataflow and exit. Every child is killed and reaped when
+//! *broadcast* stream, and every process checks before each block whether a find has arrived.
+//! The stream's timestamps are rounds, and a process starts a round only when timely's
+//! progress tracking shows every process at most 8 rounds behind; a find holds that progress
+//! back until it has reached everyone, so nobody gets more than 8 rounds past the finder,
+//! whatever the scheduling or the network (the threads' bound, see the module). Then each
+//! sends its count to process 0 and they all end the dataflow and exit. Every child is killed and reaped when
 //! process 0 leaves (a drop guard), and a child leaves when process 0's end of its stdin
 //! closes. A child that dies mid-run makes process 0 fail with one line and exit code 1.
 //! Test hook: a child started with the environment variable `L3P5_TEST_EXIT_AFTER_BLOCKS=K`
@@ -59,6 +62,7 @@
 //! ```
 //!
 //! Each process listens on its own line's address and connects to the lines above it. The
+//! connections are plain TCP, neither authenticated nor encrypted: a trusted network only. The
 //! course's tests and CI use only 127.0.0.1.
 //!
 //! Expect: `[cracker-N]` lines from each run's threads, the one-thread and parallel lines with
