@@ -31,7 +31,39 @@
 //!   times the work: 7 letters is minutes, 8 is hours);
 //! - `--threads N`: threads of the parallel run, 1 to 256 (default: the machine's logical
 //!   cores);
+//! - `--processes N`: make the parallel run a timely dataflow over N processes on 127.0.0.1,
+//!   1 to 16, instead of threads (see below);
 //! - `--verbose`: on an error, every cause on its own line.
+//!
+//! **`--processes N`.** This program is process 0: it binds a port for itself and picks N - 1
+//! free ports on 127.0.0.1, starts N - 1 copies of itself with the role arguments `--process I
+//! --peers ADDR,ADDR,...`, and joins them in one timely dataflow
+//! (`level_3_advanced::projects::cracker::crack_distributed`). Process I of N owns the blocks
+//! `b` with `b % N == I`. Early exit: the process that finds the password sends it on a
+//! *broadcast* stream, and every process checks before each block whether a find has arrived.
+//! The stream's timestamps are rounds, and a process starts a round only when timely's
+//! progress tracking shows every process at most 8 rounds behind; a find holds that progress
+//! back until it has reached everyone, so nobody gets more than 8 rounds past the finder,
+//! whatever the scheduling or the network (the threads' bound, see the module). Then each
+//! sends its count to process 0 and they all end the dataflow and exit. Every child is killed and reaped when
+//! process 0 leaves (a drop guard), and a child leaves when process 0's end of its stdin
+//! closes. A child that dies mid-run makes process 0 fail with one line and exit code 1.
+//! Test hook: a child started with the environment variable `L3P5_TEST_EXIT_AFTER_BLOCKS=K`
+//! exits with code 3 after K blocks, as a crashed process would.
+//!
+//! **Real machines.** Start one copy on each machine by hand with `--process I --hosts FILE`
+//! (the same `--hash` and `--max-len` everywhere), where FILE lists one `host:port` a line,
+//! process 0 first (blank lines and `#` comments skipped), for example
+//!
+//! ```text
+//! # process 0 prints the answer
+//! 10.0.0.1:2101
+//! 10.0.0.2:2101
+//! ```
+//!
+//! Each process listens on its own line's address and connects to the lines above it. The
+//! connections are plain TCP, neither authenticated nor encrypted: a trusted network only. The
+//! course's tests and CI use only 127.0.0.1.
 //!
 //! Expect: `[cracker-N]` lines from each run's threads, the one-thread and parallel lines with
 //! their hashes per second, the speedup (on a 2-core machine it tops out near 2x), then
@@ -49,11 +81,18 @@
 use anyhow::Context;
 use level_3_advanced::projects::cli::{self, Args, MAX_THREADS, unknown_flag, usage};
 use level_3_advanced::projects::cracker::{
-    DEFAULT_MAX_LEN, Keyspace, MAX_SUPPORTED_LEN, Options, Outcome, Target, crack,
+    Cluster, DEFAULT_MAX_LEN, Keyspace, MAX_PROCESSES, MAX_SUPPORTED_LEN, Options, Outcome, Target,
+    crack, crack_distributed, launch, quiet_timely_network_panics,
 };
 use level_3_advanced::projects::grouped;
 use shared::timing::{CpuWatch, compare, compare_text};
 use std::process::ExitCode;
+use std::thread;
+
+/// **Test hook**, read only by processes started with `--process I` (I > 0): exit with code 3
+/// after hashing this many blocks, as a process that crashes mid-run would. The tests use it
+/// to check that the first process then fails in one line instead of hanging.
+const EXIT_HOOK: &str = "L3P5_TEST_EXIT_AFTER_BLOCKS";
 
 /// The password hashed and searched for when none is given: about half-way through the
 /// five-letter passwords.
@@ -64,7 +103,9 @@ const DEFAULT_PASSWORD: &str = "mutex";
 const MEANINGFUL_INDEX: u64 = 1_000_000;
 
 const USAGE: &str = "\
-Usage: l3-p5-hash-cracker [--password WORD | --hash HEX] [--max-len N] [--threads N] [--verbose]
+Usage: l3-p5-hash-cracker [--password WORD | --hash HEX] [--max-len N]
+                          [--threads N | --processes N] [--verbose]
+       l3-p5-hash-cracker --hash HEX --max-len N --process I --hosts FILE   (one per machine)
 
 Finds a lowercase password (a-z, 1 to max-len letters) from its SHA-256 digest, first with one
 thread, then with several, and prints the speedup. For learning only: real password storage
@@ -76,6 +117,10 @@ Options:
   --max-len N      longest password tried, 1 to 10 (default: 5); each letter more is 26 times
                    the work: 7 letters take minutes, 8 take hours
   --threads N      threads of the parallel run, 1 to 256 (default: the logical core count)
+  --processes N    make the parallel run a timely dataflow over N processes on 127.0.0.1,
+                   1 to 16 (this one starts the others and prints the answer)
+  --process I      be process I of a run whose addresses are in --hosts FILE (one host:port
+                   a line, process 0 first); process 0 prints the answer
   --verbose        on an error, print every cause on its own line
   --help           print this help
 
@@ -93,7 +138,20 @@ struct Parsed {
     keyspace: Keyspace,
     max_len: usize,
     threads: usize,
+    /// `--processes N`: the parallel run is a timely dataflow over N local processes.
+    processes: Option<usize>,
+    /// `--process I`: this is process I of a distributed run, not the one that starts it.
+    role: Option<Role>,
     verbose: bool,
+}
+
+/// One process of a distributed run, started by the first (`--peers`) or by hand on each
+/// machine (`--hosts FILE`).
+#[derive(Debug)]
+struct Role {
+    cluster: Cluster,
+    /// Started by the first process: exit when it goes away (its end of stdin closes).
+    child: bool,
 }
 
 /// Parses and checks the whole command line, so that every usage error comes before the
@@ -102,8 +160,9 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
     let mut password = None;
     let mut hash = None;
     let mut max_len = DEFAULT_MAX_LEN;
-    let mut threads = cli::default_threads();
+    let mut threads = None;
     let mut verbose = false;
+    let (mut processes, mut process, mut peers, mut hosts) = (None, None, None, None);
     while let Some(flag) = args.next_flag()? {
         match flag.as_str() {
             "--help" | "-h" => return Ok(None),
@@ -111,7 +170,11 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
             "--password" => password = Some(args.text(&flag)?),
             "--hash" => hash = Some(args.text(&flag)?),
             "--max-len" => max_len = args.number(&flag, 1, MAX_SUPPORTED_LEN)?,
-            "--threads" => threads = args.number(&flag, 1, MAX_THREADS)?,
+            "--threads" => threads = Some(args.number(&flag, 1, MAX_THREADS)?),
+            "--processes" => processes = Some(args.number(&flag, 1, MAX_PROCESSES)?),
+            "--process" => process = Some(args.number(&flag, 0, MAX_PROCESSES - 1)?),
+            "--peers" => peers = Some(args.text(&flag)?),
+            "--hosts" => hosts = Some(args.path(&flag)?),
             other => return Err(unknown_flag(other)),
         }
     }
@@ -134,14 +197,78 @@ fn parse_args(mut args: Args) -> anyhow::Result<Option<Parsed>> {
             (Target::of_password(&password), Some(password))
         }
     };
+    let role = match (process, peers, hosts) {
+        (None, None, None) => None,
+        (Some(index), Some(list), None) => Some(role(index, &list, true)?),
+        (Some(index), None, Some(file)) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                usage(
+                    format!("cannot read --hosts {}", file.display()),
+                    e.to_string(),
+                )
+            })?;
+            Some(role(index, &host_lines(&text).join(","), false)?)
+        }
+        _ => return Err(usage("--process", "give it with one of --peers or --hosts")),
+    };
+    if role.is_some() && processes.is_some() {
+        return Err(usage("both --processes and --process", "give one of them"));
+    }
+    if threads.is_some() && processes.is_some() {
+        return Err(usage("both --threads and --processes", "give one of them"));
+    }
+    let threads = threads.unwrap_or_else(cli::default_threads);
     Ok(Some(Parsed {
         target,
         known,
         keyspace,
         max_len,
         threads,
+        processes,
+        role,
         verbose,
     }))
+}
+
+/// The addresses of a host file: one `host:port` a line, process 0 first; blank lines and
+/// `#` comments are skipped.
+fn host_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+/// Process `index` of the comma-separated `host:port` list.
+fn role(index: usize, list: &str, child: bool) -> anyhow::Result<Role> {
+    let addresses: Vec<String> = list.split(',').map(|a| a.trim().to_owned()).collect();
+    if addresses.len() < 2
+        || addresses.len() > MAX_PROCESSES
+        || addresses.iter().any(|a| a.is_empty())
+    {
+        return Err(usage(
+            format!("bad host list {list:?}"),
+            format!("2 to {MAX_PROCESSES} host:port addresses"),
+        ));
+    }
+    if index >= addresses.len() {
+        return Err(usage(
+            format!("bad --process {index}"),
+            format!("the hosts are numbered 0 to {}", addresses.len() - 1),
+        ));
+    }
+    let exit_after_blocks = match std::env::var(EXIT_HOOK) {
+        Ok(text) if index > 0 => Some(cli::number_in(EXIT_HOOK, &text, 0, u64::MAX)?),
+        _ => None,
+    };
+    Ok(Role {
+        cluster: Cluster {
+            index,
+            addresses,
+            exit_after_blocks,
+        },
+        child,
+    })
 }
 
 /// One run's line: threads, candidates, time, rate.
@@ -187,7 +314,11 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
 
     let watch = CpuWatch::start();
     let one = run(&target, keyspace, 1)?;
-    let many = if args.threads == 1 {
+    let many = if let Some(processes) = args.processes {
+        println!("[main] searching with {processes} process(es) on 127.0.0.1 (timely dataflow)");
+        launch(&target, keyspace, processes)
+            .with_context(|| format!("the search with {processes} process(es) failed"))?
+    } else if args.threads == 1 {
         one.clone()
     } else {
         run(&target, keyspace, args.threads)?
@@ -213,9 +344,10 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
     }
 
     println!("{}", describe("sequential (1 thread)", &one));
-    let label = match args.threads {
-        1 => "parallel (1 thread)".to_string(),
-        n => format!("parallel ({n} threads)"),
+    let label = match (args.processes, args.threads) {
+        (Some(n), _) => format!("distributed ({n} proc.)"),
+        (None, 1) => "parallel (1 thread)".to_string(),
+        (None, n) => format!("parallel ({n} threads)"),
     };
     println!("{}", describe(&label, &many));
     // A search over in the first million candidates lasts a few milliseconds, about as long as
@@ -247,12 +379,16 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
         }
     }
     if many.threads > 1 {
+        let (what, name) = match args.processes {
+            Some(_) => ("process", "process-"),
+            None => ("thread", "cracker-"),
+        };
         println!(
-            "[main] per thread: {}",
+            "[main] per {what}: {}",
             many.tried_per_thread
                 .iter()
                 .enumerate()
-                .map(|(t, n)| format!("cracker-{t} {}", grouped(*n)))
+                .map(|(t, n)| format!("{name}{t} {}", grouped(*n)))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -268,11 +404,14 @@ fn crack_and_report(args: &Parsed) -> anyhow::Result<bool> {
         return Ok(false);
     };
     println!(
-        "result: found {:?} at index {} of {} with 1 and {} threads, speedup {speedup}",
+        "result: found {:?} at index {} of {} with 1 and {}, speedup {speedup}",
         found.password,
         grouped(found.index),
         grouped(keyspace.size()),
-        args.threads,
+        match args.processes {
+            Some(n) => format!("{n} processes"),
+            None => format!("{} threads", args.threads),
+        },
     );
     Ok(true)
 }
@@ -286,9 +425,60 @@ fn main() -> ExitCode {
         }
         Err(error) => return cli::fail(&error, false),
     };
+    if let Some(role) = &args.role {
+        return match serve(&args, role) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => cli::fail(&error, args.verbose),
+        };
+    }
     match crack_and_report(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => cli::fail(&error, args.verbose),
+    }
+}
+
+/// `--process I`: one process of a distributed run. Process 0 prints the answer; the others
+/// only search their share.
+fn serve(args: &Parsed, role: &Role) -> anyhow::Result<bool> {
+    if role.child {
+        // Started by process 0: when it goes away, even killed, its end of our stdin closes
+        // and this process leaves too, instead of waiting for it forever.
+        thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(1);
+        });
+    }
+    quiet_timely_network_panics();
+    let index = role.cluster.index;
+    let outcome = crack_distributed(&args.target, args.keyspace, &role.cluster, None)
+        .with_context(|| format!("process {index} of the distributed search failed"))?;
+    if index > 0 {
+        return Ok(true);
+    }
+    println!(
+        "{}",
+        describe(
+            &format!("distributed ({} proc.)", outcome.threads),
+            &outcome
+        )
+    );
+    match outcome.found {
+        Some(found) => {
+            println!(
+                "result: found {:?} at index {}",
+                found.password,
+                grouped(found.index)
+            );
+            Ok(true)
+        }
+        None => {
+            eprintln!(
+                "not found: no password of 1 to {} letters a-z has the SHA-256 {}",
+                args.max_len, args.target
+            );
+            Ok(false)
+        }
     }
 }

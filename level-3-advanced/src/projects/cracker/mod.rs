@@ -58,13 +58,19 @@
 //! | `keyspace.rs` | [`Keyspace`]: every candidate numbered, and the cursor the search advances in place |
 //! | `target.rs` | [`Target`]: the digest to find, parsed from hex |
 //! | `search.rs` | [`crack`]: the threads, the interleaved blocks, the early stop and the bounded lead |
+//! | `distributed.rs` | [`crack_distributed`]: the same search as a timely dataflow over several processes |
+//! | `launch.rs` | [`launch`]: process 0 starts, watches and reaps the other processes |
 //! | `mod.rs` | [`CrackError`], and this tour |
 
+mod distributed;
 mod keyspace;
+mod launch;
 mod search;
 mod target;
 
+pub use distributed::{CONNECT_DEADLINE, Cluster, MAX_PROCESSES, crack_distributed};
 pub use keyspace::{ALPHABET, DEFAULT_MAX_LEN, Keyspace, MAX_SUPPORTED_LEN};
+pub use launch::{EXIT_DEADLINE, RUN_DEADLINE, launch, quiet_timely_network_panics};
 pub use search::{BLOCK, Found, MAX_LEAD_ROUNDS, MAX_THREADS, Options, Outcome, crack};
 pub use target::Target;
 
@@ -105,6 +111,24 @@ pub enum CrackError {
     Spawn {
         /// Which thread.
         thread: usize,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process count of a distributed search is outside `1..=MAX_PROCESSES`, or this
+    /// process's number is not below it.
+    #[error("process {index} of {processes}: the process count must be 1 to {MAX_PROCESSES}")]
+    Processes {
+        /// This process's number.
+        index: usize,
+        /// How many processes were given.
+        processes: usize,
+    },
+    /// The processes of a distributed search could not connect to each other.
+    #[error("process {process} could not connect to the others")]
+    Network {
+        /// Which process.
+        process: usize,
         /// The operating system's reason.
         #[source]
         source: std::io::Error,
