@@ -88,7 +88,7 @@ fn lesson() -> anyhow::Result<()> {
     println!(
         "[main] {ROUND_TRIPS} chunks one round trip at a time: two processes took {} the time \
          of two threads (a process hop is serialised and goes through the kernel; a channel hop \
-         is a move in memory); starting and connecting the second process took {setup:?} more",
+         is a move in memory); starting and connecting the second process took {setup:.1?} more",
         compare_text(procs[0].1, two[0].1)
     );
     println!(
