@@ -1,20 +1,22 @@
 //! The pool's threads: how many there are, how each one runs, and when one may leave.
 //!
 //! Each worker loops: take the next job (`try_recv` first, so a busy pool never touches the
-//! slow path), run it, count it. Only when the queue is empty does a worker block, on a
-//! `select!` over the queue and a wake-up channel that [`close`](super::WorkerPool::close)
-//! disconnects; an elastic pool's extra workers also leave after `keep_alive` without work.
+//! slow path; the lanes' order is in `lanes`), run it, count it. When every lane is empty, a
+//! worker blocks on a `select_biased!` over the lanes and a wake-up channel that
+//! [`close`](super::WorkerPool::close) disconnects (one worker at a time spins briefly first);
+//! an elastic pool's extra workers also leave after `keep_alive` without work.
 //!
 //! A worker leaves for good only when the pool is closed **and** the queue is empty. Closing
 //! first shuts the submission gate and waits for every submission in flight, so once a worker
 //! sees "closed", nothing can arrive after its last look at the queue: no accepted task is
 //! ever stranded.
 
+use super::Priority;
 use super::metrics::WorkerStats;
 use super::task::{Outcome, TaskContext};
 use super::{Queued, Shared};
 use crate::sync::{AtomicIsize, AtomicUsize};
-use crossbeam_channel::select;
+use crossbeam_channel::select_biased;
 use crossbeam_utils::Backoff;
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
@@ -196,6 +198,8 @@ pub(crate) fn work(
         let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(index)));
     }
 
+    // Where this worker is in its round of turns between the lanes (see `lanes`).
+    let mut turn = 0u32;
     loop {
         // `shutdown_now` leaves the remaining jobs to the caller that drains them.
         if shared.stopping.load(Ordering::Acquire) {
@@ -205,14 +209,14 @@ pub(crate) fn work(
         if shared.die_next.swap(false, Ordering::AcqRel) {
             panic!("a worker died outside any task (injected by a test)");
         }
-        let queued = match shared.rx.try_recv() {
-            Ok(queued) => {
+        let queued = match shared.lanes.try_take(&mut turn) {
+            Some(queued) => {
                 if shared.crew.is_elastic() {
                     shared.crew.task_taken();
                 }
                 queued
             }
-            Err(_) => match wait_for_work(&shared, &stats) {
+            None => match wait_for_work(&shared, &stats, &mut turn) {
                 Wait::Job(queued) => queued,
                 Wait::Closed => break,
                 Wait::Retired => {
@@ -249,9 +253,6 @@ fn run(
     state: &mut Option<Box<dyn Any + Send>>,
     queued: Queued,
 ) {
-    // A submitter waiting for room is woken here, before the task runs, so that it refills
-    // the queue while the workers are busy.
-    shared.room.taken(|| shared.rx.len());
     stats.started();
     // Only sampled jobs carry their enqueue time, so only they pay for clock reads.
     let started = queued.enqueued.map(|enqueued| {
@@ -299,21 +300,18 @@ enum Wait {
 
 /// The slow path: the queue was empty. Blocks until a job arrives, the pool closes, or (an
 /// elastic pool's extra worker) `keep_alive` passes without work.
-fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
+fn wait_for_work(shared: &Shared, stats: &WorkerStats, turn: &mut u32) -> Wait {
     // A gap between tasks is often shorter than going to sleep and being woken: spin and
     // yield a little first (the same short backoff a plain crossbeam `recv` starts with).
-    let backoff = Backoff::new();
-    while !backoff.is_completed() {
-        if let Ok(queued) = shared.rx.try_recv() {
-            if shared.crew.is_elastic() {
-                shared.crew.task_taken();
-            }
+    // Only one worker at a time: a second spinner finds nothing the first would not, and
+    // keeps a core busy that the submitter (or another process) could use.
+    if !shared.searching.load(Ordering::Relaxed) && !shared.searching.swap(true, Ordering::Acquire)
+    {
+        let found = spin_for_work(shared, turn);
+        shared.searching.store(false, Ordering::Release);
+        if let Some(queued) = found {
             return Wait::Job(queued);
         }
-        if shared.closed.load(Ordering::Acquire) || shared.stopping.load(Ordering::Acquire) {
-            break;
-        }
-        backoff.snooze();
     }
     let crew = &shared.crew;
     let idle_since = stats.idle_enter();
@@ -326,9 +324,9 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
         }
         if shared.closed.load(Ordering::Acquire) {
             // Closed: every accepted job is already queued. Take one if any is left.
-            break match shared.rx.try_recv() {
-                Ok(queued) => Wait::Job(queued),
-                Err(_) => Wait::Closed,
+            break match shared.lanes.try_take(turn) {
+                Some(queued) => Wait::Job(queued),
+                None => Wait::Closed,
             };
         }
         let timeout = if crew.is_elastic() {
@@ -336,11 +334,16 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
         } else {
             never.clone()
         };
-        select! {
-            recv(shared.rx) -> queued => match queued {
-                Ok(queued) => break Wait::Job(queued),
-                Err(_) => break Wait::Closed, // cannot happen: the pool holds a sender
-            },
+        let lane = |priority| &shared.lanes.lane(priority).rx;
+        let got = |priority, queued: Result<Queued, _>| match queued {
+            Ok(queued) => Wait::Job(shared.lanes.took(priority, queued)),
+            Err(_) => Wait::Closed, // cannot happen: the pool holds the senders
+        };
+        // Biased: of tasks that arrive together, the higher lane's is taken.
+        select_biased! {
+            recv(lane(Priority::High)) -> queued => break got(Priority::High, queued),
+            recv(lane(Priority::Normal)) -> queued => break got(Priority::Normal, queued),
+            recv(lane(Priority::Low)) -> queued => break got(Priority::Low, queued),
             recv(shared.wake_rx) -> _ => continue, // closed: look again
             recv(timeout) -> _ => {
                 // Stop counting as free *before* looking at the queue: a task queued after
@@ -350,7 +353,7 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
                     #[cfg(all(test, not(loom)))]
                     shared.retire_pause.pause();
                 };
-                if crew.retire_unless_needed(|| shared.rx.is_empty(), between) {
+                if crew.retire_unless_needed(|| shared.lanes.is_empty(), between) {
                     stats.idle_leave(idle_since);
                     return Wait::Retired;
                 }
@@ -365,6 +368,24 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats) -> Wait {
     }
     stats.idle_leave(idle_since);
     outcome
+}
+
+/// Spins and yields a little on the empty queue; a job if one arrived meanwhile.
+fn spin_for_work(shared: &Shared, turn: &mut u32) -> Option<Queued> {
+    let backoff = Backoff::new();
+    while !backoff.is_completed() {
+        if let Some(queued) = shared.lanes.try_take(turn) {
+            if shared.crew.is_elastic() {
+                shared.crew.task_taken();
+            }
+            return Some(queued);
+        }
+        if shared.closed.load(Ordering::Acquire) || shared.stopping.load(Ordering::Acquire) {
+            break;
+        }
+        backoff.snooze();
+    }
+    None
 }
 
 /// Runs when a worker thread ends, also by a panic: the pool's counts follow it, and a worker

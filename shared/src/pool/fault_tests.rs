@@ -85,6 +85,13 @@ fn a_dead_worker_whose_replacement_cannot_start_settles_the_queue_and_join_says_
 
 #[test]
 fn a_worker_retiring_as_a_task_arrives_at_a_full_crew_stays_for_it() {
+    // In every lane: the worker's last look before retiring covers them all.
+    for priority in crate::pool::Priority::ALL {
+        retire_as_a_task_arrives(priority);
+    }
+}
+
+fn retire_as_a_task_arrives(priority: crate::pool::Priority) {
     use std::time::Duration;
 
     let pool = WorkerPool::builder()
@@ -114,12 +121,12 @@ fn a_worker_retiring_as_a_task_arrives_at_a_full_crew_stays_for_it() {
     // Worker 1's keep-alive runs out: it has seen an empty queue and is about to leave.
     crate::testing::recv_or_fail(&arrived, "worker 1 to start retiring");
     // Now a task arrives; the crew is full (worker 1 still counts), so nobody is hired.
-    let handle = pool.submit(|| 2).unwrap();
+    let handle = pool.with_priority(priority).submit(|| 2).unwrap();
     resume.send(()).unwrap();
     // Worker 0 is still held: only worker 1 (or a worker hired in its place) can run it.
     let value = run_within(
         TIMEOUT,
-        "the task that arrived during a retirement",
+        &format!("the {priority:?} task that arrived during a retirement"),
         move || handle.join(),
     );
     assert_eq!(value, Ok(2));

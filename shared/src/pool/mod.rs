@@ -10,7 +10,8 @@
 //! | so does a panic in user code the pool calls outside a task: the drop of a result nobody waits for or of a discarded closure, a hook, the `worker_state` factory, `thread_name` | guards in `crew.rs`, `scope.rs` and `Shared::reject`; a factory or name that fails is a [`BuildError`] at `build` |
 //! | a worker that dies anyway (a fault outside any task) is replaced and counted | `crew.rs`: the exit guard; [`PoolMetrics::workers_replaced`] |
 //! | `join` never returns `Ok` with an accepted task left unrun, and every caller of `join` waits | [`JoinError::WorkersLost`]; a lock held for the whole join |
-//! | the queue is bounded: `submit` waits, `try_submit` hands the task back | a bounded crossbeam channel; a waiting submitter is woken once the queue has drained to half (`room.rs`) |
+//! | the queue is bounded: `submit` waits, `try_submit` hands the task back | a bounded crossbeam channel per [`Priority`] lane; a waiting submitter is woken once its lane has drained to half (`room.rs`) |
+//! | a queued task is taken by priority, first in first out within one, and no lane starves | `lanes.rs`: a share of each worker's turns for the lower lanes |
 //! | no accepted task is lost or run twice at close or drop | the submission gate and the exit rule in `crew.rs` |
 //! | a timeout counts from the moment a task starts, not from when it was queued | [`TaskContext`] and `Slot` |
 //! | waiting on your own pool from inside it (an unbounded `join`, a blocking submit into a full queue) is refused, never a deadlock | a thread-local pool id |
@@ -53,9 +54,11 @@ mod error;
 mod fault_tests;
 pub mod histogram;
 mod inline;
+mod lanes;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod metrics;
+mod priority;
 mod room;
 mod scope;
 pub(crate) mod task;
@@ -64,6 +67,7 @@ pub use builder::{DEFAULT_KEEP_ALIVE, DEFAULT_QUEUE_CAPACITY, PoolBuilder};
 pub use error::{BuildError, JoinError, SubmitError, TaskError};
 pub use histogram::LatencySummary;
 pub use metrics::{PoolMetrics, SAMPLE_ALL_FIRST, SAMPLE_EVERY};
+pub use priority::{Prioritized, Priority};
 pub use scope::Scope;
 pub use task::{TaskContext, TaskHandle};
 
@@ -160,20 +164,21 @@ pub struct WorkerPool {
 pub(crate) struct Shared {
     /// Unique per pool: how a worker recognises its own pool.
     pub(crate) id: usize,
-    tx: Sender<Queued>,
-    pub(crate) rx: Receiver<Queued>,
+    /// The queue: a lane per [`Priority`] (see `lanes`).
+    pub(crate) lanes: lanes::Lanes,
     /// Open while `true`. A submission holds a read lock across its `send`, so `close`, which
     /// takes the write lock, knows that no submission is still in flight once it has it.
     ///
     /// On a cache line of its own: every submission writes it, and the workers read the
     /// flags next to it on every task.
     gate: CachePadded<RwLock<bool>>,
-    /// Where submitters wait for room in a full queue (see `room`).
-    pub(crate) room: room::Room,
     /// Set once the gate is shut; read by workers deciding whether an empty queue means "done".
     pub(crate) closed: AtomicBool,
     /// Set by `shutdown_now`: workers take no more jobs, running tasks see `is_cancelled`.
     pub(crate) stopping: AtomicBool,
+    /// Set while one worker spins on the empty queue before sleeping (see `crew`): the
+    /// others go to sleep at once instead of spinning too.
+    pub(crate) searching: CachePadded<AtomicBool>,
     /// Never carries a message: dropping the sender wakes every worker blocked on the queue.
     wake_tx: Mutex<Option<Sender<()>>>,
     pub(crate) wake_rx: Receiver<()>,
@@ -257,20 +262,15 @@ impl WorkerPool {
     }
 
     pub(crate) fn start(config: builder::Config) -> Result<Self, BuildError> {
-        let (tx, rx) = match config.queue_capacity {
-            Some(capacity) => crossbeam_channel::bounded(capacity),
-            None => crossbeam_channel::unbounded(),
-        };
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(0);
         let pool = Self {
             shared: Arc::new(Shared {
                 id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
-                tx,
-                rx,
+                lanes: lanes::Lanes::new(config.queue_capacity),
                 gate: CachePadded::new(RwLock::new(true)),
-                room: room::Room::new(config.queue_capacity),
                 closed: AtomicBool::new(false),
                 stopping: AtomicBool::new(false),
+                searching: CachePadded::new(AtomicBool::new(false)),
                 wake_tx: Mutex::new(Some(wake_tx)),
                 wake_rx,
                 crew: Crew::new(config.min_threads, config.max_threads),
@@ -357,8 +357,37 @@ impl WorkerPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.enqueue(JobRef::detached(task), Admission::Block)
+        self.enqueue(JobRef::detached(task), Admission::Block, Priority::Normal)
             .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
+    }
+
+    /// The same submission methods, queueing at `priority`: see [`Priority`] for the order in
+    /// which workers take tasks and how the lower lanes are kept from starving. The plain
+    /// methods ([`submit`](Self::submit) and the rest) submit at [`Priority::Normal`].
+    ///
+    /// ```
+    /// use shared::pool::{Priority, WorkerPool};
+    ///
+    /// let pool = WorkerPool::builder().threads(1).build()?;
+    /// let (release, blocked) = crossbeam_channel::bounded::<()>(0);
+    /// pool.execute(move || { let _ = blocked.recv(); })?; // occupies the only worker
+    /// # while pool.metrics().running == 0 { std::thread::yield_now(); }
+    /// let (tx, order) = crossbeam_channel::unbounded();
+    /// for (priority, name) in [(Priority::Low, "low"), (Priority::Normal, "normal"), (Priority::High, "high")] {
+    ///     let tx = tx.clone();
+    ///     pool.with_priority(priority).execute(move || tx.send(name).unwrap())?;
+    /// }
+    /// drop(release);
+    /// pool.join()?;
+    /// let order: Vec<&str> = order.try_iter().collect();
+    /// assert_eq!(order, ["high", "normal", "low"]); // queued last, taken first
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_priority(&self, priority: Priority) -> Prioritized<'_> {
+        Prioritized {
+            pool: self,
+            priority,
+        }
     }
 
     /// Like [`execute`](Self::execute), but never waits: a full queue hands the task back.
@@ -382,7 +411,7 @@ impl WorkerPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.enqueue(JobRef::detached(task), Admission::Try)
+        self.enqueue(JobRef::detached(task), Admission::Try, Priority::Normal)
             .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
     }
 
@@ -407,7 +436,7 @@ impl WorkerPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(Plain(task), None, Admission::Block)
+        self.submit_body(Plain(task), None, Admission::Block, Priority::Normal)
             .map_err(|e| e.map(|p: Plain<F>| p.0))
     }
 
@@ -432,7 +461,7 @@ impl WorkerPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(Plain(task), None, Admission::Try)
+        self.submit_body(Plain(task), None, Admission::Try, Priority::Normal)
             .map_err(|e| e.map(|p: Plain<F>| p.0))
     }
 
@@ -459,7 +488,7 @@ impl WorkerPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(Plain(task), None, Admission::Wait(wait))
+        self.submit_body(Plain(task), None, Admission::Wait(wait), Priority::Normal)
             .map_err(|e| e.map(|p: Plain<F>| p.0))
     }
 
@@ -491,7 +520,7 @@ impl WorkerPool {
         F: FnOnce(&mut TaskContext<'_>) -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(Contextual(task), None, Admission::Block)
+        self.submit_body(Contextual(task), None, Admission::Block, Priority::Normal)
             .map_err(|e| e.map(|c: Contextual<F>| c.0))
     }
 
@@ -530,8 +559,13 @@ impl WorkerPool {
         F: FnOnce(&mut TaskContext<'_>) -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(Contextual(task), Some(timeout), Admission::Block)
-            .map_err(|e| e.map(|c: Contextual<F>| c.0))
+        self.submit_body(
+            Contextual(task),
+            Some(timeout),
+            Admission::Block,
+            Priority::Normal,
+        )
+        .map_err(|e| e.map(|c: Contextual<F>| c.0))
     }
 
     fn submit_body<B, T>(
@@ -539,6 +573,7 @@ impl WorkerPool {
         body: B,
         timeout: Option<Duration>,
         admission: Admission,
+        priority: Priority,
     ) -> Result<TaskHandle<T>, SubmitError<B>>
     where
         B: task::Body<T>,
@@ -548,7 +583,7 @@ impl WorkerPool {
         let handle = TaskHandle {
             task: std::sync::Arc::clone(&task) as std::sync::Arc<dyn task::HasSlot<T>>,
         };
-        match self.enqueue(JobRef::Shared(task), admission) {
+        match self.enqueue(JobRef::Shared(task), admission, priority) {
             Ok(()) => Ok(handle),
             Err((job, why)) => {
                 drop(handle); // the body can only be handed back from a task nobody else holds
@@ -718,7 +753,7 @@ impl WorkerPool {
         }
         // Every worker has ended. A task still queued has nobody left to run it: settle it.
         let mut left = 0;
-        while let Ok(queued) = self.shared.rx.try_recv() {
+        while let Some(queued) = self.shared.lanes.take_any() {
             self.shared.reject(queued);
             left += 1;
         }
@@ -755,7 +790,7 @@ impl WorkerPool {
     /// ```
     pub fn metrics(&self) -> PoolMetrics {
         self.shared.metrics.snapshot(
-            self.shared.rx.len(),
+            self.shared.lanes.len(),
             self.shared.crew.live(),
             self.shared.crew.idle(),
         )
@@ -769,7 +804,7 @@ impl WorkerPool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn capacity(&self) -> Option<usize> {
-        self.shared.tx.capacity()
+        self.shared.lanes.capacity()
     }
 
     /// Whether [`close`](Self::close), [`shutdown_now`](Self::shutdown_now) or
@@ -791,6 +826,7 @@ impl WorkerPool {
         &self,
         job: JobRef,
         admission: Admission,
+        priority: Priority,
     ) -> Result<(), (JobRef, Refusal)> {
         let shared = &*self.shared;
         let timed = Metrics::sample();
@@ -805,7 +841,7 @@ impl WorkerPool {
                 if !*open {
                     break 'refused Refusal::Closed;
                 }
-                match shared.tx.try_send(queued) {
+                match shared.lanes.try_send(priority, queued) {
                     Ok(()) => {
                         // Still holding the gate: a `join` cannot finish before the hire.
                         let failed = self.after_enqueue();
@@ -845,8 +881,9 @@ impl WorkerPool {
                     },
                     None => GATE_SLICE,
                 };
-                shared.room.wait(
-                    || shared.rx.len(),
+                let lane = shared.lanes.lane(priority);
+                lane.room.wait(
+                    || lane.rx.len(),
                     slice,
                     || shared.closed.load(Ordering::Acquire),
                 );
@@ -854,7 +891,7 @@ impl WorkerPool {
                 if !*open {
                     break 'refused Refusal::Closed;
                 }
-                match shared.tx.try_send(queued) {
+                match shared.lanes.try_send(priority, queued) {
                     Ok(()) => {
                         let failed = self.after_enqueue();
                         drop(open);
@@ -977,7 +1014,7 @@ impl Shared {
         self.closed.store(true, Ordering::Release);
         drop(open);
         // Wake the submitters waiting for room: they see `closed` and hand their tasks back.
-        self.room.wake_all();
+        self.lanes.wake_all();
         // Wake the workers blocked on an empty queue: they see `closed` and leave.
         self.wake_tx
             .lock()
@@ -990,7 +1027,7 @@ impl Shared {
         self.stopping.store(true, Ordering::Release);
         self.close();
         let mut removed = 0;
-        while let Ok(queued) = self.rx.try_recv() {
+        while let Some(queued) = self.lanes.take_any() {
             self.reject(queued);
             removed += 1;
         }
@@ -1003,7 +1040,7 @@ impl Shared {
     pub(crate) fn after_lost_start(&self, reason: &str) {
         // `min_threads` is at least 1, so no worker left means every one was lost; unless the
         // pool is closed and its queue empty, when the others simply finished their work.
-        if self.crew.live() > 0 || (self.closed.load(Ordering::Acquire) && self.rx.is_empty()) {
+        if self.crew.live() > 0 || (self.closed.load(Ordering::Acquire) && self.lanes.is_empty()) {
             return;
         }
         self.lost
@@ -1059,7 +1096,7 @@ impl fmt::Debug for WorkerPool {
             .field("threads", &self.shared.crew.live())
             .field("min_threads", &self.shared.crew.min)
             .field("max_threads", &self.shared.crew.max)
-            .field("queued", &self.shared.rx.len())
+            .field("queued", &self.shared.lanes.len())
             .field("capacity", &self.capacity())
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()

@@ -6,7 +6,7 @@
 //! makes borrowing sound, and it is kept by one [`Latch`] per scope.
 
 use super::task::{Job, Outcome, TaskContext};
-use super::{Admission, JobRef, Refusal, WorkerPool, current_pool_id};
+use super::{Admission, JobRef, Priority, Refusal, WorkerPool, current_pool_id};
 use crate::sync::{self, Arc, AtomicBool, AtomicUsize, Condvar, Mutex};
 use std::any::Any;
 use std::fmt;
@@ -164,7 +164,10 @@ impl<'scope> Scope<'scope, '_> {
             task: Some(task),
             state: Arc::clone(&self.state),
         });
-        match self.pool.enqueue(JobRef::Owned(job), Admission::Block) {
+        match self
+            .pool
+            .enqueue(JobRef::Owned(job), Admission::Block, Priority::Normal)
+        {
             Ok(()) => true,
             Err((job, Refusal::Closed | Refusal::Full | Refusal::Timeout(_))) => {
                 // Dropping it runs the job's Drop: the task is dropped and the latch released.
