@@ -63,8 +63,9 @@ fn main() -> anyhow::Result<()> {
 
     println!("--- overload: 11 tasks/s from 6.0 s on; 2 workers finish 10/s ---");
     // From 6 s on, a task at every tick, and one more every tenth tick.
-    let overload =
-        arrivals(|k| u64::from(k >= CHANGE) * (u64::from(k % 2 == 1) + u64::from(k % 10 == 0)));
+    let overload = arrivals(|k| {
+        u64::from(k >= CHANGE) * (u64::from(k % 2 == 1) + u64::from(k.is_multiple_of(10)))
+    });
     let (by_rate, by_queue) = both_ways(&overload)?;
     // The rate rule grows 1.5 s in, with 2 tasks waiting: fewer than the queue rule needs.
     assert_eq!(by_rate.resizes, [resize(75, 2, 3), resize(202, 3, 2)]);
@@ -92,7 +93,7 @@ fn main() -> anyhow::Result<()> {
 /// Tasks arriving at each tick (1 to `TICKS`): 5 a second (one every other tick) and
 /// `extra(k)` more at tick `k` for the first `ARRIVING` ticks, then none.
 fn arrivals(extra: impl Fn(u32) -> u64) -> Vec<u64> {
-    let arriving = |k| u64::from(k % 2 == 0) + extra(k);
+    let arriving = |k: u32| u64::from(k.is_multiple_of(2)) + extra(k);
     (1..=TICKS)
         .map(|k| if k <= ARRIVING { arriving(k) } else { 0 })
         .collect()
