@@ -9,7 +9,7 @@
 //! uses no CPU, yet a pool counts it as taken: blocking tasks that hold every thread of a pool
 //! stall the CPU work queued behind them while the cores stand idle.
 //!
-//! Shows: 4 blocking tasks per core (each sleeps 100 ms, standing in for a slow read or a call
+//! Shows: 4 blocking tasks per core (each sleeps 200 ms, standing in for a slow read or a call
 //! to another server), then 4 small CPU tasks per core (each counts primes), and each CPU
 //! task's latency from submit to result. First one shared pool of one thread per core: the CPU
 //! tasks wait behind every sleep. Then two tiers: a CPU pool of one thread per core and a
@@ -32,7 +32,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long one blocking task sleeps: its "I/O".
-const BLOCK_FOR: Duration = Duration::from_millis(100);
+const BLOCK_FOR: Duration = Duration::from_millis(200);
 /// Blocking tasks, and CPU tasks, per core.
 const PER_CORE: usize = 4;
 /// The numbers one CPU task counts primes in: about a millisecond of work in release.
