@@ -9,10 +9,10 @@
 //! uses no CPU, yet a pool counts it as taken: blocking tasks that hold every thread of a pool
 //! stall the CPU work queued behind them while the cores stand idle.
 //!
-//! Shows: 4 blocking tasks per core (each sleeps 200 ms, standing in for a slow read or a call
-//! to another server), then 4 small CPU tasks per core (each counts primes), and each CPU
-//! task's latency from submit to result. First one shared pool of one thread per core: the CPU
-//! tasks wait behind every sleep. Then two tiers: a CPU pool of one thread per core and a
+//! Shows: 4 blocking tasks per core (each sleeps 200 ms, or 50 CPU tasks' run time if longer,
+//! as in a debug build: a slow read or a call to another server), then 4 small CPU tasks per
+//! core (each counts primes), and each CPU task's latency from submit to result. First one
+//! shared pool of one thread per core: the CPU tasks wait behind every sleep. Then two tiers: a CPU pool of one thread per core and a
 //! blocking pool that grows up to 4 threads per core: the CPU tasks queue only behind each
 //! other, their median latency falls back to a few of their run times, and the sleeps overlap.
 //!
@@ -25,18 +25,21 @@
 use anyhow::{Context, anyhow};
 use shared::WorkerPool;
 use shared::pool::TaskHandle;
-use shared::timing::ratio;
+use shared::timing::{ratio, timed};
 use shared::workload::count_primes;
 use std::ops::Range;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long one blocking task sleeps: its "I/O".
-const BLOCK_FOR: Duration = Duration::from_millis(200);
+/// How long one blocking task sleeps, its "I/O": `SLEEP_PER_RUN` CPU tasks' run time, so that
+/// the sleeps stay long next to the CPU work in a debug build too, within these bounds.
+const SLEEP_PER_RUN: u32 = 50;
+const MIN_SLEEP: Duration = Duration::from_millis(200);
+const MAX_SLEEP: Duration = Duration::from_secs(2);
 /// Blocking tasks, and CPU tasks, per core.
 const PER_CORE: usize = 4;
-/// The numbers one CPU task counts primes in: about a millisecond of work in release.
-const CPU_BLOCK: u64 = 20_000;
+/// The numbers one CPU task counts primes in: well under a millisecond of work in release.
+const CPU_BLOCK: u64 = 10_000;
 const CPU_START: u64 = 1_000_000;
 /// The least (shared pool / two tiers) median latency this lesson accepts. The shared pool's
 /// CPU tasks wait for 4 rounds of sleeps; the tiers' wait for a few runs of their own.
@@ -48,19 +51,19 @@ fn main() -> anyhow::Result<()> {
     let cores = thread::available_parallelism()
         .context("cannot query parallelism")?
         .get();
-    let tasks = PER_CORE * cores;
+    let (tasks, sleep) = (PER_CORE * cores, sleep_length());
     println!("[main] {tasks} blocking tasks, then {tasks} CPU tasks, {cores} cores");
 
     println!("[main] --- one shared pool of {cores} threads ---");
     let shared_pool = pool("shared", cores, cores)?;
-    let shared = run(&shared_pool, &shared_pool, tasks)?;
-    report(&shared);
+    let shared = run(&shared_pool, &shared_pool, tasks, sleep)?;
+    report(&shared, sleep);
 
     println!("[main] --- two tiers: cpu ({cores} threads), blocking (up to {tasks}) ---");
     let cpu_pool = pool("cpu", cores, cores)?;
     let blocking_pool = pool("blocking", 1, tasks)?;
-    let tiers = run(&cpu_pool, &blocking_pool, tasks)?;
-    report(&tiers);
+    let tiers = run(&cpu_pool, &blocking_pool, tasks, sleep)?;
+    report(&tiers, sleep);
 
     for p in [&shared_pool, &cpu_pool, &blocking_pool] {
         p.join()?; // every task has been joined: nothing is left to wait for
@@ -81,8 +84,14 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A pool of `min` to `max` threads named `name-N` (elastic when `min < max`: a task that
-/// finds no free thread starts one).
+/// Each blocking task's sleep: `SLEEP_PER_RUN` times the median of 3 CPU tasks run here, kept
+/// between `MIN_SLEEP` and `MAX_SLEEP` (a release build's tasks give the minimum).
+fn sleep_length() -> Duration {
+    let runs: Vec<Duration> = (0..3).map(|t| timed(|| count_primes(block(t))).1).collect();
+    (median(&runs) * SLEEP_PER_RUN).clamp(MIN_SLEEP, MAX_SLEEP)
+}
+
+/// A pool of `min` to `max` threads named `name-N` (elastic when `min < max`).
 fn pool(name: &'static str, min: usize, max: usize) -> anyhow::Result<WorkerPool> {
     WorkerPool::builder()
         .min_threads(min)
@@ -104,12 +113,17 @@ struct Run {
     cpu_run: Duration,
 }
 
-/// Submits `tasks` blocking tasks to `blocking`, then `tasks` CPU tasks to `cpu`, and waits
-/// for all of them (each with a deadline).
-fn run(cpu: &WorkerPool, blocking: &WorkerPool, tasks: usize) -> anyhow::Result<Run> {
+/// Submits `tasks` blocking tasks that sleep for `sleep` to `blocking`, then `tasks` CPU tasks
+/// to `cpu`, and waits for all of them (each with a deadline).
+fn run(
+    cpu: &WorkerPool,
+    blocking: &WorkerPool,
+    tasks: usize,
+    sleep: Duration,
+) -> anyhow::Result<Run> {
     let began = Instant::now();
     let sleeps: Vec<TaskHandle<Instant>> = (0..tasks)
-        .map(|_| blocking.submit(sleep_task))
+        .map(|_| blocking.submit(sleep_task(sleep)))
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow!("the blocking work was refused: {e}"))?;
     let work: Vec<TaskHandle<(u64, [Instant; 3])>> = (0..tasks)
@@ -136,11 +150,13 @@ fn run(cpu: &WorkerPool, blocking: &WorkerPool, tasks: usize) -> anyhow::Result<
     })
 }
 
-/// A blocking task: it holds its thread for `BLOCK_FOR` without using the CPU. Returns when it
+/// A blocking task: it holds its thread for `sleep` without using the CPU. Returns when it
 /// woke.
-fn sleep_task() -> Instant {
-    thread::sleep(BLOCK_FOR);
-    Instant::now()
+fn sleep_task(sleep: Duration) -> impl FnOnce() -> Instant + Send + 'static {
+    move || {
+        thread::sleep(sleep);
+        Instant::now()
+    }
 }
 
 /// A CPU task counting the primes of block `t`. Returns the count, and when it was submitted
@@ -174,10 +190,10 @@ fn median(durations: &[Duration]) -> Duration {
     sorted[sorted.len() / 2]
 }
 
-fn report(run: &Run) {
+fn report(run: &Run, sleep: Duration) {
     let latency = median(&run.latencies);
     let waited = ratio(latency, run.cpu_run);
-    let slept = ratio(run.blocking_wall, BLOCK_FOR);
+    let slept = ratio(run.blocking_wall, sleep);
     println!("[main]   CPU tasks: median latency {waited:.1}x their median run time");
     println!("[main]   blocking tasks: all done after {slept:.1}x one sleep");
 }
