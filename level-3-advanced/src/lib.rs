@@ -9,12 +9,15 @@
 //!   and your file under `cargo exercise check ID` (which turns on the `learner` feature).
 //! - `hints/`: each exercise's hints, which `cargo exercise hint ID` shows one at a time.
 //! - [`projects`]: the core of the five practice projects (`examples/l3-p*`), tested here.
+//! - [`scaling`]: the pool-size policy of lesson l3-43, which scales on the arrival rate
+//!   against the workers' processing rate, and a simulated pool on a manual clock to run it.
 //! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-09, with its
 //!   tests (run under Miri too).
 //! - `guides/`: Markdown chapters whose Rust code blocks `cargo test` compiles and runs (a
 //!   `compile_fail` block is checked to be refused by the compiler instead).
 
 pub mod projects;
+pub mod scaling;
 pub mod solutions;
 pub mod spsc;
 
