@@ -12,9 +12,10 @@
 //! Shows: 4 blocking tasks per core (each sleeps 200 ms, or 50 CPU tasks' run time if longer,
 //! as in a debug build: a slow read or a call to another server), then 4 small CPU tasks per
 //! core (each counts primes), and each CPU task's latency from submit to result. First one
-//! shared pool of one thread per core: the CPU tasks wait behind every sleep. Then two tiers: a CPU pool of one thread per core and a
-//! blocking pool that grows up to 4 threads per core: the CPU tasks queue only behind each
-//! other, their median latency falls back to a few of their run times, and the sleeps overlap.
+//! shared pool of one thread per core: the CPU tasks wait behind every sleep. Then two tiers:
+//! a CPU pool of one thread per core and a blocking pool that grows up to 4 threads per core:
+//! the CPU tasks queue only behind each other, their median latency falls back to a few of
+//! their run times, and the sleeps overlap.
 //!
 //! Run: `cargo run --release --example l2-29-two-tier-pools`
 //!
