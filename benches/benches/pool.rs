@@ -16,6 +16,7 @@
 //!   | `rayon_scope` | `rayon::ThreadPool::scope` + `Scope::spawn` | the scope returns |
 //!   | `pool_execute` | `WorkerPool::execute`, default configuration: the closure travels in the queue slot | the shared [`Tally`] |
 //!   | `pool_execute_boxed` | the same, with a closure one word too large for the slot, so boxed | the shared [`Tally`] |
+//!   | `pool_execute_high` | `pool_execute`'s tasks at `Priority::High`, in their own lane | the shared [`Tally`] |
 //!   | `pool_submit` | `WorkerPool::submit`, one `TaskHandle` per task | each handle's `join` |
 //!   | `thread_per_task` | `std::thread::spawn` per task (1,000 tasks only, see below) | each thread's `join` |
 //!
@@ -50,7 +51,7 @@ use benches::{measuring, stats};
 use cpu_time::ProcessTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use rayon::prelude::*;
-use shared::pool::WorkerPool;
+use shared::pool::{Priority, WorkerPool};
 use shared::workload::{count_primes, count_primes_parallel, mandelbrot, mandelbrot_parallel};
 use std::hint::black_box;
 use std::num::NonZeroUsize;
@@ -368,6 +369,20 @@ fn tiny_tasks(
                     // task is boxed, as every task was before (`shared/src/pool/inline.rs`).
                     let padded = [i; 4];
                     pool.execute(move || TALLY.record(tiny(black_box(padded)[0])))
+                        .expect("the pool is open");
+                }
+                TALLY.wait()
+            }),
+        ),
+        (
+            "pool_execute_high",
+            TASKS,
+            Box::new(|| {
+                TALLY.arm(TASKS);
+                // The same tasks in the `High` lane: what a priority costs on top of `execute`.
+                let high = pool.with_priority(Priority::High);
+                for i in 0..TASKS {
+                    high.execute(move || TALLY.record(tiny(i)))
                         .expect("the pool is open");
                 }
                 TALLY.wait()
