@@ -162,7 +162,9 @@ impl PoolBuilder {
     }
 
     /// How many tasks may wait in the queue; at least 1. When it is full, `submit` and
-    /// `execute` wait, `try_submit` hands the task back.
+    /// `execute` wait, `try_submit` hands the task back. The bound is per
+    /// [`Priority`](super::Priority) lane, and each lane's slots are allocated when the pool
+    /// is built.
     ///
     /// ```
     /// let pool = shared::pool::WorkerPool::builder().queue_capacity(64).build()?;

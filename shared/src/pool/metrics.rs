@@ -293,7 +293,7 @@ impl Metrics {
 pub struct PoolMetrics {
     /// Tasks accepted into the queue.
     pub submitted: u64,
-    /// Tasks waiting in the queue.
+    /// Tasks waiting in the queue, all priorities together.
     pub queued: u64,
     /// Tasks a worker has taken and not finished.
     pub running: u64,

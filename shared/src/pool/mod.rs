@@ -796,7 +796,8 @@ impl WorkerPool {
         )
     }
 
-    /// How many tasks the queue holds before `submit` waits; `None` if unbounded.
+    /// How many tasks each lane of the queue holds before `submit` waits (one lane per
+    /// [`Priority`]); `None` if unbounded.
     ///
     /// ```
     /// let pool = shared::pool::WorkerPool::builder().queue_capacity(8).build()?;
