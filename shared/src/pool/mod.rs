@@ -82,7 +82,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use task::{Contextual, Detached, Job, Plain, SharedJob, Task};
+use task::{Detached, Job, SharedJob, Task};
 
 /// A job in the queue, with its enqueue time if it was picked for timing.
 pub(crate) struct Queued {
@@ -357,8 +357,7 @@ impl WorkerPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.enqueue(JobRef::detached(task), Admission::Block, Priority::Normal)
-            .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
+        self.with_priority(Priority::Normal).execute(task)
     }
 
     /// The same submission methods, queueing at `priority`: see [`Priority`] for the order in
@@ -411,8 +410,7 @@ impl WorkerPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.enqueue(JobRef::detached(task), Admission::Try, Priority::Normal)
-            .map_err(|(job, why)| refused(job, why, |d: Detached<F>| d.0))
+        self.with_priority(Priority::Normal).try_execute(task)
     }
 
     /// Queues `task` and returns a [`TaskHandle`] for its value. Waits while the queue is
@@ -436,8 +434,7 @@ impl WorkerPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(Plain(task), None, Admission::Block, Priority::Normal)
-            .map_err(|e| e.map(|p: Plain<F>| p.0))
+        self.with_priority(Priority::Normal).submit(task)
     }
 
     /// Like [`submit`](Self::submit), but never waits: a full queue hands the task back.
@@ -461,8 +458,7 @@ impl WorkerPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(Plain(task), None, Admission::Try, Priority::Normal)
-            .map_err(|e| e.map(|p: Plain<F>| p.0))
+        self.with_priority(Priority::Normal).try_submit(task)
     }
 
     /// Like [`submit`](Self::submit), but waits at most `wait` for room in the queue.
@@ -488,8 +484,8 @@ impl WorkerPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(Plain(task), None, Admission::Wait(wait), Priority::Normal)
-            .map_err(|e| e.map(|p: Plain<F>| p.0))
+        self.with_priority(Priority::Normal)
+            .submit_timeout(task, wait)
     }
 
     /// Like [`submit`](Self::submit), for a task that takes its [`TaskContext`]: to check
@@ -520,8 +516,7 @@ impl WorkerPool {
         F: FnOnce(&mut TaskContext<'_>) -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(Contextual(task), None, Admission::Block, Priority::Normal)
-            .map_err(|e| e.map(|c: Contextual<F>| c.0))
+        self.with_priority(Priority::Normal).submit_with(task)
     }
 
     /// Like [`submit_with`](Self::submit_with), with a time limit counted from the moment the
@@ -559,13 +554,8 @@ impl WorkerPool {
         F: FnOnce(&mut TaskContext<'_>) -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_body(
-            Contextual(task),
-            Some(timeout),
-            Admission::Block,
-            Priority::Normal,
-        )
-        .map_err(|e| e.map(|c: Contextual<F>| c.0))
+        self.with_priority(Priority::Normal)
+            .submit_with_timeout(timeout, task)
     }
 
     fn submit_body<B, T>(
