@@ -11,10 +11,13 @@
 //! - [`projects`]: the core of the five practice projects (`examples/l3-p*`), tested here.
 //! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-09, with its
 //!   tests (run under Miri too).
+//! - [`rollout`]: a task handler replaced while a pool serves (a rolling update, a canary
+//!   promoted or rolled back by its error rate), for lesson l3-40 and its tests.
 //! - `guides/`: Markdown chapters whose Rust code blocks `cargo test` compiles and runs (a
 //!   `compile_fail` block is checked to be refused by the compiler instead).
 
 pub mod projects;
+pub mod rollout;
 pub mod solutions;
 pub mod spsc;
 
