@@ -12,11 +12,11 @@
 //! or run twice.
 //!
 //! Why `ArcSwap` and not `RwLock<Arc<Routing>>`: both are correct here. Every task reads the
-//! routing and a deploy writes it a few times a day, and with `ArcSwap` a read takes no lock
-//! and never waits for a writer, while a writer never waits for readers. With a `RwLock`,
-//! every task would take the lock (readers contend on its one counter), and a reader arriving
-//! while a writer waits blocks behind it. The cost is one small dependency (a fraction of a
-//! second of a clean build).
+//! routing and a deploy writes it rarely. An `ArcSwap` load takes no lock and never blocks,
+//! even during a store, and a store is lock-free too (it costs more than a load, which suits a
+//! rare write). With a `RwLock`, every task would take the lock (all readers update its one
+//! counter), and depending on the platform's policy a writer can be held up by a stream of
+//! readers, or readers queued behind a waiting writer. The cost is one small dependency.
 //!
 //! ```
 //! use level_3_advanced::rollout::{Decision, Release, Rollout, Rule, Share};
