@@ -9,7 +9,8 @@
 //!
 //! Shows: 1,001 tasks while v1 is replaced by v2. Task 0, a slow one, is running on v1 during
 //! the swap and finishes on v1; every task submitted after the swap runs v2; each task settles
-//! exactly once and the versions' counts add up. Then two canaries, each given 10% of 2,000
+//! exactly once and the versions' counts add up (the tasks still queued at the swap start on
+//! v2 too, so v1's count is below 501). Then two canaries, each given 10% of 2,000
 //! tasks chosen by task id (so every run routes the same tasks): v3 fails no more often than
 //! v2 and is promoted; v4 fails far more often and is rolled back, after which it gets no task.
 //!
