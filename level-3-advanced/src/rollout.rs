@@ -16,7 +16,8 @@
 //! even during a store, and a store is lock-free too (it costs more than a load, which suits a
 //! rare write). With a `RwLock`, every task would take the lock (all readers update its one
 //! counter), and depending on the platform's policy a writer can be held up by a stream of
-//! readers, or readers queued behind a waiting writer. The cost is one small dependency.
+//! readers, or readers queued behind a waiting writer. The cost is a small dependency: two
+//! crates, `arc-swap` and the `rustversion` macro it uses.
 //!
 //! ```
 //! use level_3_advanced::rollout::{Decision, Release, Rollout, Rule, Share};
