@@ -456,3 +456,35 @@ fn nothing_is_decided_before_the_minimum_sample() {
     }; // 1.5% against 0%
     assert_eq!(rule.judge(enough, beyond), Decision::RollBack);
 }
+
+#[test]
+fn a_panicking_version_counts_as_failing_and_is_rolled_back() {
+    // One line per panic instead of Rust's report with a backtrace (RUST_BACKTRACE=1).
+    let _quiet = shared::panics::quiet_hook();
+    let pool = pool(2, 64);
+    let stable = failing(1, 2);
+    let crashing = Release::new(2, |id| panic!("v2 cannot handle task {id}"));
+    let rollout = Rollout::new(Arc::clone(&stable));
+    rollout.start_canary(Arc::clone(&crashing), Share::percent(10).unwrap());
+    let outcomes = run_all(&pool, &rollout, 0..1_000); // settles: no handle reports a panic
+    let crashed = outcomes.iter().filter(|o| o.version == 2);
+    assert!(
+        crashed
+            .clone()
+            .all(|o| o.result == Err("v2 panicked".to_owned()))
+    );
+    assert_eq!(crashed.count(), 100);
+    assert_eq!(
+        crashing.tally(),
+        Tally {
+            settled: 100,
+            failed: 100
+        }
+    );
+    let rule = Rule {
+        min_samples: 100,
+        tolerance: 0.01,
+    };
+    assert_eq!(rollout.conclude(&rule), Decision::RollBack);
+    pool.join().unwrap();
+}
