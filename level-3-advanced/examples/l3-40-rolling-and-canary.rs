@@ -9,10 +9,11 @@
 //!
 //! Shows: 1,001 tasks while v1 is replaced by v2. Task 0, a slow one, is running on v1 during
 //! the swap and finishes on v1; every task submitted after the swap runs v2; each task settles
-//! exactly once and the versions' counts add up (the tasks still queued at the swap start on
-//! v2 too, so v1's count is below 501). Then two canaries, each given 10% of 2,000
-//! tasks chosen by task id (so every run routes the same tasks): v3 fails no more often than
-//! v2 and is promoted; v4 fails far more often and is rolled back, after which it gets no task.
+//! exactly once and the versions' counts add up. Tasks still queued at the swap start on v2
+//! too: v1's count says how many of the first 501 had started before it. Then two canaries,
+//! each given 10% of 2,000 tasks chosen by task id (so every run routes the same tasks): v3
+//! fails no more often than v2 and is promoted; v4 fails far more often and is rolled back,
+//! after which it gets no task.
 //!
 //! Run: `cargo run --release --example l3-40-rolling-and-canary`
 //!
