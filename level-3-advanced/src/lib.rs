@@ -13,10 +13,13 @@
 //!   against the workers' processing rate, and a simulated pool on a manual clock to run it.
 //! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-09, with its
 //!   tests (run under Miri too).
+//! - [`rollout`]: a task handler replaced while a pool serves (a rolling update, a canary
+//!   promoted or rolled back by its error rate), for lesson l3-40 and its tests.
 //! - `guides/`: Markdown chapters whose Rust code blocks `cargo test` compiles and runs (a
 //!   `compile_fail` block is checked to be refused by the compiler instead).
 
 pub mod projects;
+pub mod rollout;
 pub mod scaling;
 pub mod solutions;
 pub mod spsc;
