@@ -1,26 +1,23 @@
 //! The queue: one lane per [`Priority`], and the order in which workers take from them.
 //!
 //! A task submitted without a priority goes to the `Normal` lane. While the other two lanes
-//! are empty, taking a task costs what it cost with a single queue plus one relaxed load of a
-//! counter that only prioritised submissions write (`prioritized`, on a line of its own).
+//! are empty, taking a task costs what it cost with a single queue plus a look at whether they
+//! are empty: four loads of lines that nothing writes while those lanes are unused, so they
+//! stay in every core's cache.
 //!
 //! The starvation guard is a share of turns: of every [`TURNS`] tasks a worker takes while
 //! prioritised work is queued, one looks at `Normal` first and one at `Low` first; the others
 //! look at `High` first. So however much high-priority work arrives, each worker still takes
 //! at least one waiting normal task and one waiting low task in every `TURNS` it takes.
 //!
-//! The counter is raised before a prioritised task is sent and lowered after it is received,
-//! so it is never zero while such a task is queued: a worker that reads zero may miss a task
-//! sent at that very moment, and takes it on its next look (a worker about to sleep waits on
-//! every lane at once, so nothing is missed for good).
+//! A worker that finds the `High` and `Low` lanes empty may miss a task sent to them at that
+//! very moment; it takes it on its next look, and a worker about to sleep waits on every lane
+//! at once, so nothing is missed for good.
 
 use super::Queued;
 use super::priority::Priority;
 use super::room::Room;
-use crate::sync::AtomicUsize;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use crossbeam_utils::CachePadded;
-use std::sync::atomic::Ordering;
 
 /// A worker's turns come in rounds of this many.
 pub(crate) const TURNS: u32 = 8;
@@ -35,8 +32,6 @@ pub(crate) struct Lane {
 /// The three lanes, indexed by `Priority as usize` (`High` first).
 pub(crate) struct Lanes {
     lanes: [Lane; 3],
-    /// Tasks in the `High` and `Low` lanes, or about to be: see the module's notes.
-    prioritized: CachePadded<AtomicUsize>,
 }
 
 impl Lanes {
@@ -55,7 +50,6 @@ impl Lanes {
         };
         Lanes {
             lanes: [lane(), lane(), lane()],
-            prioritized: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
@@ -71,23 +65,13 @@ impl Lanes {
         priority: Priority,
         queued: Queued,
     ) -> Result<(), TrySendError<Queued>> {
-        if priority == Priority::Normal {
-            return self.lane(priority).tx.try_send(queued);
-        }
-        // Raised first: a worker that sees the task also sees the count (the channel orders
-        // the two), so the count never drops below the tasks actually queued.
-        self.prioritized.fetch_add(1, Ordering::Relaxed);
-        let sent = self.lane(priority).tx.try_send(queued);
-        if sent.is_err() {
-            self.prioritized.fetch_sub(1, Ordering::Relaxed);
-        }
-        sent
+        self.lane(priority).tx.try_send(queued)
     }
 
     /// The next task for a worker whose turn counter is `turn`, if any lane holds one.
     #[inline]
     pub(crate) fn try_take(&self, turn: &mut u32) -> Option<Queued> {
-        if self.prioritized.load(Ordering::Relaxed) == 0 {
+        if self.lane(Priority::High).rx.is_empty() && self.lane(Priority::Low).rx.is_empty() {
             return self.take_from(Priority::Normal);
         }
         let order = order(*turn);
@@ -114,9 +98,6 @@ impl Lanes {
     /// of prioritised tasks, and a submitter waiting for room in that lane.
     #[inline]
     pub(crate) fn took(&self, priority: Priority, queued: Queued) -> Queued {
-        if priority != Priority::Normal {
-            self.prioritized.fetch_sub(1, Ordering::Relaxed);
-        }
         let lane = self.lane(priority);
         lane.room.taken(|| lane.rx.len());
         queued
