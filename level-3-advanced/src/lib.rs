@@ -9,11 +9,15 @@
 //!   and your file under `cargo exercise check ID` (which turns on the `learner` feature).
 //! - `hints/`: each exercise's hints, which `cargo exercise hint ID` shows one at a time.
 //! - [`projects`]: the core of the five practice projects (`examples/l3-p*`), tested here.
+//! - `memory_cap` (Linux only): a child process with an address-space limit, its report, and
+//!   its allocating side, for lesson l3-42 and `tests/memory_cap.rs`.
 //! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-09, with its
 //!   tests (run under Miri too).
 //! - `guides/`: Markdown chapters whose Rust code blocks `cargo test` compiles and runs (a
 //!   `compile_fail` block is checked to be refused by the compiler instead).
 
+#[cfg(target_os = "linux")]
+pub mod memory_cap;
 pub mod projects;
 pub mod solutions;
 pub mod spsc;
