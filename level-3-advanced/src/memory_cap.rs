@@ -89,13 +89,15 @@ pub fn run(mut command: Command, deadline: Duration) -> io::Result<Finished> {
 /// A thread that reads a child's output to its end; the text comes through the channel.
 fn read_to_end(pipe: Option<impl Read + Send + 'static>) -> crossbeam_channel::Receiver<String> {
     let (tx, rx) = crossbeam_channel::bounded(1);
-    if let Some(mut pipe) = pipe {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
-        });
-    }
+    let Some(mut pipe) = pipe else {
+        let _ = tx.send(String::new()); // not piped: nothing to read
+        return rx;
+    };
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
     rx
 }
 
