@@ -9,9 +9,10 @@
 //! `RLIMIT_AS` limits **address space**, reserved or used (`VmSize` in `/proc/self/status`),
 //! not memory in use (`VmRSS`). Each thread's stack (2 MiB for threads std spawns) and each of
 //! glibc's per-thread malloc arenas (up to 64 MiB) count in full from the moment they are
-//! mapped, touched or not: this parent, with a few threads, has a `VmSize` many times its
-//! `VmRSS` (printed). So the cap is set with room over the child's own baseline: the child
-//! prints its `VmPeak` first, and the lesson checks that the cap is at least twice that.
+//! mapped, touched or not: once two threads have read its children's output, this parent
+//! maps far more than it has in memory (printed). So the cap is set with room over the
+//! child's own baseline: the child prints its `VmPeak` first, and the lesson checks that the
+//! cap is at least twice that.
 //!
 //! Shows: three children capped at 64 MiB, each allocating and writing 8 MiB blocks. One asks
 //! for 128 MiB the ordinary way (`vec!`): the kernel refuses a block, Rust's
