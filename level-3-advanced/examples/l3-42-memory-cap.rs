@@ -56,14 +56,16 @@ fn main() -> anyhow::Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         [] => {}
-        ["--child", how, mib] => {
+        ["--child", how @ ("ordinary" | "fallible"), mib]
+            if mib
+                .parse::<u64>()
+                .is_ok_and(|m| m.checked_mul(MIB).is_some()) =>
+        {
             let how = match how {
                 "ordinary" => Allocation::Ordinary,
-                "fallible" => Allocation::Fallible,
-                _ => bail!("unknown allocation {how:?}"),
+                _ => Allocation::Fallible,
             };
-            let mib: u64 = mib.parse().context("the child's MiB")?;
-            let code = memory_cap::child(mib * MIB, BLOCK, how);
+            let code = memory_cap::child(mib.parse::<u64>()? * MIB, BLOCK, how);
             return Ok(ExitCode::from(code as u8));
         }
         _ => {
