@@ -11,6 +11,8 @@
 //! - [`projects`]: the core of the five practice projects (`examples/l3-p*`), tested here.
 //! - [`scaling`]: the pool-size policy of lesson l3-43, which scales on the arrival rate
 //!   against the workers' processing rate, and a simulated pool on a manual clock to run it.
+//! - `memory_cap` (Linux only): a child process with an address-space limit, its report, and
+//!   its allocating side, for lesson l3-42 and `tests/memory_cap.rs`.
 //! - [`spsc`]: the lock-free single-producer single-consumer ring of lesson l3-09, with its
 //!   tests (run under Miri too).
 //! - [`rollout`]: a task handler replaced while a pool serves (a rolling update, a canary
@@ -18,6 +20,8 @@
 //! - `guides/`: Markdown chapters whose Rust code blocks `cargo test` compiles and runs (a
 //!   `compile_fail` block is checked to be refused by the compiler instead).
 
+#[cfg(target_os = "linux")]
+pub mod memory_cap;
 pub mod projects;
 pub mod rollout;
 pub mod scaling;
