@@ -5,10 +5,11 @@
 //! tasks on few threads, switching only at an `.await`; a task that *blocks* instead stalls
 //! every other task on its thread, like a busy Node event loop. So CPU work goes to a pool and
 //! the async side awaits its answer: a `oneshot` channel that a `shared::WorkerPool` task
-//! completes, or `tokio::task::spawn_blocking`, whose threads (up to 512) are meant for
-//! blocking calls, so that many CPU jobs belong on a pool sized to the cores. Never wait for the pool by joining it inside async code, and never call `block_on` inside
-//! a worker to wait for async work: that parks a CPU thread, and on a runtime's own thread
-//! it panics. The other way round, a worker thread feeds a bounded `tokio::sync::mpsc`
+//! completes, or `tokio::task::spawn_blocking`, whose threads (up to 512 by default) are
+//! meant for blocking calls: many CPU jobs at once belong on a pool sized to the cores. Never
+//! wait for the pool by joining it inside async code, and never call `block_on` inside a
+//! worker to wait for async work: that parks a CPU thread, and on a runtime's own thread it
+//! panics. The other way round, a worker thread feeds a bounded `tokio::sync::mpsc`
 //! channel with `blocking_send`, and async code reads it as a `Stream`; a full channel holds
 //! the thread back, which is backpressure crossing from async to threads.
 //!
