@@ -21,6 +21,7 @@
 
 use crate::report::{AmdahlFit, amdahl_fit};
 use crate::stats::{amdahl_curve, speedup};
+use shared::timeline::escape_xml;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -114,22 +115,6 @@ fn tick_step(max: f64) -> f64 {
     }
 }
 
-/// `text` with the five characters XML gives meaning escaped, for text and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("{n} {noun}")
@@ -186,19 +171,19 @@ impl SpeedupChart {
             svg,
             r#"<text class="title" x="{}" y="28" text-anchor="middle" font-size="17" font-weight="bold">{}: speedup against threads</text>"#,
             WIDTH / 2.0,
-            escape(&self.workload)
+            escape_xml(&self.workload)
         );
         let _ = writeln!(
             svg,
             r#"<text class="input" x="{}" y="50" text-anchor="middle">{}</text>"#,
             WIDTH / 2.0,
-            escape(&self.input)
+            escape_xml(&self.input)
         );
         let _ = writeln!(
             svg,
             r##"<text class="method" x="{}" y="68" text-anchor="middle" font-size="12" fill="#444444">{}</text>"##,
             WIDTH / 2.0,
-            escape(&self.method)
+            escape_xml(&self.method)
         );
         self.axes(&mut svg, scale);
         self.core_marker(&mut svg, scale, cores);
@@ -314,7 +299,7 @@ impl SpeedupChart {
                 x + 32.0,
                 marker(i, x + 16.0, y, colour, None),
                 y + 4.0,
-                escape(&series.engine)
+                escape_xml(&series.engine)
             );
             y += LEGEND_ROW;
         }
@@ -330,7 +315,7 @@ impl SpeedupChart {
             r##"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="#000000" stroke-width="1.5" stroke-dasharray="2 4" stroke-linecap="round"/><text class="amdahl-legend" x="{text_x}" y="{}">{}</text>"##,
             x + 32.0,
             y + 4.0,
-            escape(&amdahl_legend(fit))
+            escape_xml(&amdahl_legend(fit))
         );
         y += LEGEND_ROW;
         let _ = writeln!(
@@ -358,7 +343,7 @@ impl SpeedupChart {
             svg,
             r#"<text class="note" x="{x}" y="{}" font-style="italic">{}</text>"#,
             height - 16.0,
-            escape(&note)
+            escape_xml(&note)
         );
     }
 }
@@ -418,7 +403,7 @@ fn series_svg(svg: &mut String, series: &Series, index: usize, scale: Scale) {
     let _ = writeln!(
         svg,
         r#"<g class="series" data-engine="{}">"#,
-        escape(&series.engine)
+        escape_xml(&series.engine)
     );
     let _ = writeln!(
         svg,
@@ -437,7 +422,7 @@ fn series_svg(svg: &mut String, series: &Series, index: usize, scale: Scale) {
                 "/>",
                 &format!(
                     "><title>{}: {speedup:.2}x on {}</title></{}>",
-                    escape(&series.engine),
+                    escape_xml(&series.engine),
                     plural(threads, "thread"),
                     ["circle", "rect", "polygon"][index % 3]
                 ),

@@ -14,7 +14,9 @@ const ROW: f64 = 24.0;
 const BAR: f64 = 16.0;
 const TOP: f64 = 60.0;
 
-/// `text` with XML's five special characters escaped, for element text and attribute values.
+/// `text` with XML's five special characters escaped, for element text and attribute values;
+/// a control character XML 1.0 cannot hold even escaped (all but tab, line feed and carriage
+/// return) becomes `?`. Public as [`escape_xml`](super::escape_xml).
 pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
