@@ -362,11 +362,11 @@ mod tests {
             pool.scope(|s| {
                 s.spawn(move || {
                     started_tx.send(()).unwrap();
-                    let _ = release_rx.recv();
+                    let _ = release_rx.recv_timeout(crate::testing::TIMEOUT);
                 });
                 let text = &text;
                 s.spawn(move || assert_eq!(text, "borrowed")); // queued behind the first
-                started_rx.recv().unwrap();
+                started_rx.recv_timeout(crate::testing::TIMEOUT).unwrap();
                 assert_eq!(pool.shutdown_now(), 1);
                 drop(release_tx);
             })
