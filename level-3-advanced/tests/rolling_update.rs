@@ -10,7 +10,7 @@
 
 use level_3_advanced::rollout::{Decision, Outcome, Release, Rollout, Rule, Share, Tally};
 use shared::pool::WorkerPool;
-use shared::testing::{TIMEOUT, recv_or_fail};
+use shared::testing::{TIMEOUT, recv_or_fail, run_within};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -184,7 +184,7 @@ fn no_task_is_lost_or_run_twice_across_many_swaps_under_load() {
             })
             .collect::<Vec<Outcome>>()
     });
-    pool.join().unwrap();
+    joined(pool);
 
     let submitted = (SWAPS * (SUBMITTERS * PER_SUBMITTER + 2)) as usize;
     assert_eq!(outcomes.len(), submitted, "every submitted task settled");
@@ -259,7 +259,7 @@ fn a_task_running_during_a_swap_finishes_on_the_old_version_and_a_queued_one_sta
         .join_timeout(TIMEOUT)
         .expect("task 1 settled")
         .unwrap();
-    pool.join().unwrap();
+    joined(pool);
 
     assert_eq!(replaced.version(), 1);
     assert_eq!(
@@ -348,7 +348,7 @@ fn a_canary_with_a_higher_error_rate_is_rolled_back_and_takes_no_more_tasks() {
         Decision::Wait,
         "no canary, nothing to decide"
     );
-    pool.join().unwrap();
+    joined(pool);
 }
 
 #[test]
@@ -374,7 +374,7 @@ fn a_canary_no_worse_than_stable_is_promoted_to_every_task() {
         "the old stable version ran nothing more"
     );
     assert_eq!(canary.tally().settled, 200 + 1_000);
-    pool.join().unwrap();
+    joined(pool);
 }
 
 #[test]
@@ -406,7 +406,7 @@ fn nothing_is_decided_before_the_minimum_sample() {
 
     run_all(&pool, &rollout, 1_000..1_500); // now 150
     assert_eq!(rollout.conclude(&rule), Decision::RollBack);
-    pool.join().unwrap();
+    joined(pool);
 
     // The rule at its boundary, each side short in turn.
     let rule = Rule {
@@ -486,5 +486,10 @@ fn a_panicking_version_counts_as_failing_and_is_rolled_back() {
         tolerance: 0.01,
     };
     assert_eq!(rollout.conclude(&rule), Decision::RollBack);
-    pool.join().unwrap();
+    joined(pool);
+}
+
+/// Closes `pool` and waits for its threads, for at most `TIMEOUT`.
+fn joined(pool: WorkerPool) {
+    run_within(TIMEOUT, "pool.join()", move || pool.join()).expect("joined from outside the pool");
 }
