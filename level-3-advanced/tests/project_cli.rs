@@ -3,21 +3,18 @@
 //! and 1 for a failed run; no panic, no abort, no file left behind; and no speedup ratio is
 //! printed from times too short to compare.
 //!
-//! Examples have no `CARGO_BIN_EXE_*` variable, so the first test to need them builds the five
-//! with the same cargo and profile as this test (`cargo build --example ...`, once, with a
-//! deadline) and runs them from the target directory. Every run has a deadline too: a child
-//! still running after it is killed, and the test fails.
+//! The five are built once and every run has a deadline (`support`).
+
+mod support;
 
 use level_3_advanced::projects::cli::MAX_THREADS;
 use level_3_advanced::projects::image::{Image, Layout, write_png};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::{Output, run_with_deadline};
 
 const P1: &str = "l3-p1-image-processor";
 const P2: &str = "l3-p2-data-pipeline";
@@ -26,109 +23,14 @@ const P4: &str = "l3-p4-ray-tracer";
 const P5: &str = "l3-p5-hash-cracker";
 const PROJECTS: [&str; 5] = [P1, P2, P3, P4, P5];
 
-/// How long building the five may take (a cold debug build on a busy 2-core machine).
-const BUILD_DEADLINE: Duration = Duration::from_secs(600);
-
 /// How long one run may take. A refused run takes milliseconds; the longest run here (the job
 /// system's whole demo, in a debug build) takes a second or two.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
 
-/// The directory the examples are built in: the profile directory this test runs from
-/// (`target/debug/deps/project_cli-*` → `target/debug/examples`).
-fn examples_dir() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test's own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test runs from <target>/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("a target directory");
-        let profile = profile_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("a profile directory name");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .args(["build", "--quiet", "--package", "level-3-advanced"])
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        match profile {
-            "debug" => {}
-            "release" => {
-                build.arg("--release");
-            }
-            other => {
-                build.args(["--profile", other]);
-            }
-        }
-        for project in PROJECTS {
-            build.args(["--example", project]);
-        }
-        let out = run_with_deadline(build, BUILD_DEADLINE, "cargo build of the five projects");
-        assert!(out.status.success(), "cargo build failed:\n{}", out.stderr);
-        profile_dir.join("examples")
-    })
-}
-
-/// What a finished child printed, and how it ended.
-#[derive(Debug)]
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-}
-
-/// Reads a child's pipe to its end on a thread of its own, so that a full pipe never blocks it.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
-    let mut pipe = pipe.expect("a piped stream");
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Runs `command` to its end; kills it and fails the test if it outlives `deadline`.
-fn run_with_deadline(mut command: Command, deadline: Duration, what: &str) -> Output {
-    let mut child: Child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waitpid") {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} still ran after {deadline:?}: killed");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
-}
-
 /// Runs a project with `args`, in `tmp` as its temporary directory (`TMPDIR`), with
 /// `RUST_BACKTRACE=1` set as a learner following the guides would have it.
 fn run_in(project: &str, args: &[&str], tmp: &Path) -> Output {
-    let mut command = Command::new(examples_dir().join(project));
+    let mut command = Command::new(support::examples_dir(&PROJECTS).join(project));
     command
         .args(args)
         .env("RUST_BACKTRACE", "1")

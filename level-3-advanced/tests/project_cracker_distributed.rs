@@ -3,124 +3,31 @@
 //!
 //! The library tests run each "process" of a cluster as a thread of this test (timely does not
 //! mind: each has its own worker and its own TCP connections). The command-line tests build
-//! the example once (like `project_cli.rs`) and run it with `--processes 2`, so that it starts
-//! a real second process; every run has a deadline, and is killed and fails the test after it.
+//! the example once and run it with `--processes 2`, so that it starts a real second process;
+//! every run has a deadline, and is killed and fails the test after it (`support`).
+
+mod support;
 
 use level_3_advanced::projects::cracker::{
     BLOCK, Cluster, Keyspace, MAX_LEAD_ROUNDS, MAX_PROCESSES, Options, Outcome, Target, crack,
     crack_distributed,
 };
 use shared::testing::{TIMEOUT, run_within};
-use std::io::Read;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
+use support::{Output, run_with_deadline};
 
 const P5: &str = "l3-p5-hash-cracker";
-
-/// How long building the example may take (a cold debug build on a busy 2-core machine).
-const BUILD_DEADLINE: Duration = Duration::from_secs(600);
 
 /// How long one run may take: the longest here is a 4-letter search in a debug build, a few
 /// seconds, twice (one thread, then two processes).
 const RUN_DEADLINE: Duration = Duration::from_secs(120);
 
-/// The directory the examples are built in: the profile directory this test runs from
-/// (`target/debug/deps/project_cracker_distributed-*` → `target/debug/examples`).
-fn examples_dir() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test's own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test runs from <target>/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("a target directory");
-        let profile = profile_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("a profile directory name");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .args(["build", "--quiet", "--package", "level-3-advanced"])
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        match profile {
-            "debug" => {}
-            "release" => {
-                build.arg("--release");
-            }
-            other => {
-                build.args(["--profile", other]);
-            }
-        }
-        build.args(["--example", P5]);
-        let out = run_with_deadline(build, BUILD_DEADLINE, "cargo build of the hash cracker");
-        assert!(out.status.success(), "cargo build failed:\n{}", out.stderr);
-        profile_dir.join("examples")
-    })
-}
-
-/// What a finished child printed, and how it ended.
-#[derive(Debug)]
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-}
-
-/// Reads a child's pipe to its end on a thread of its own, so that a full pipe never blocks it.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
-    let mut pipe = pipe.expect("a piped stream");
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Runs `command` to its end; kills it and fails the test if it outlives `deadline`.
-fn run_with_deadline(mut command: Command, deadline: Duration, what: &str) -> Output {
-    let mut child: Child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waitpid") {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} still ran after {deadline:?}: killed");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
-}
-
 /// Runs the example with `args` (and `env`), with `RUST_BACKTRACE=1` as a learner would have it.
 fn cracker(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(examples_dir().join(P5));
+    let mut command = Command::new(support::examples_dir(&[P5]).join(P5));
     command.args(args).env("RUST_BACKTRACE", "1");
     for (key, value) in env {
         command.env(key, value);
