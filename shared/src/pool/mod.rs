@@ -366,10 +366,11 @@ impl WorkerPool {
     ///
     /// ```
     /// use shared::pool::{Priority, WorkerPool};
+    /// use std::time::Duration;
     ///
     /// let pool = WorkerPool::builder().threads(1).build()?;
     /// let (release, blocked) = crossbeam_channel::bounded::<()>(0);
-    /// pool.execute(move || { let _ = blocked.recv(); })?; // occupies the only worker
+    /// pool.execute(move || { let _ = blocked.recv_timeout(Duration::from_secs(10)); })?; // holds the only worker
     /// # while pool.metrics().running == 0 { std::thread::yield_now(); }
     /// let (tx, order) = crossbeam_channel::unbounded();
     /// for (priority, name) in [(Priority::Low, "low"), (Priority::Normal, "normal"), (Priority::High, "high")] {
@@ -396,10 +397,11 @@ impl WorkerPool {
     ///
     /// ```
     /// use shared::pool::{SubmitError, WorkerPool};
+    /// use std::time::Duration;
     ///
     /// let pool = WorkerPool::builder().threads(1).queue_capacity(1).build()?;
     /// let (release, blocked) = crossbeam_channel::bounded::<()>(0);
-    /// pool.execute(move || { let _ = blocked.recv(); })?; // occupies the worker
+    /// pool.execute(move || { let _ = blocked.recv_timeout(Duration::from_secs(10)); })?; // holds the worker
     /// # while pool.metrics().running == 0 { std::thread::yield_now(); }
     /// pool.try_execute(|| ())?; // fills the queue
     /// assert!(matches!(pool.try_execute(|| ()), Err(SubmitError::Full(_))));
