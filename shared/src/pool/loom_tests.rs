@@ -85,6 +85,34 @@ fn loom_slot_settles_once_under_cancel_and_wait() {
     });
 }
 
+/// A shutdown rejecting a queued task, a cancel and a waiter: exactly one of the two settles
+/// the handle, the other writes nothing, and the waiter is woken with that one result.
+#[test]
+fn loom_slot_settles_once_under_reject_and_cancel() {
+    loom::model(|| {
+        let slot = Arc::new(Slot::<u32>::new(0, None));
+        let shutdown = {
+            let slot = Arc::clone(&slot);
+            thread::spawn(move || slot.finish(Err(TaskError::PoolShutDown), &mut |_| {}))
+        };
+        let canceller = {
+            let slot = Arc::clone(&slot);
+            thread::spawn(move || slot.cancel())
+        };
+        let result = slot.wait(None).expect("no limit, so always settled");
+        shutdown.join().unwrap();
+        canceller.join().unwrap();
+        assert!(
+            matches!(
+                result,
+                Err(TaskError::PoolShutDown) | Err(TaskError::Cancelled)
+            ),
+            "settled with {result:?}"
+        );
+        assert!(!slot.start(None), "a settled task never starts");
+    });
+}
+
 /// Concurrent hires and retirements never take the thread count above `max` or below `min`.
 #[test]
 fn loom_crew_stays_within_bounds() {
