@@ -813,10 +813,11 @@ where
 mod tests {
     //! Small enough for Miri, which checks the one `unsafe` access in `Task::run` and the
     //! handle's lock-free fast path: `cargo +nightly miri test -p shared --lib pool::task`.
+    use super::{HasSlot, WAITING};
     use crate::pool::{SubmitError, TaskError, WorkerPool};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     /// Counts its drops, so a test can see a task's closure dropped exactly once.
     struct Counted(Arc<AtomicUsize>);
@@ -866,6 +867,53 @@ mod tests {
             2,
             "each closure dropped exactly once"
         );
+    }
+
+    /// Waits (under a deadline) until the handle's waiter has marked itself asleep.
+    fn until_a_waiter_sleeps<T: Send + 'static>(task: &Arc<dyn HasSlot<T>>) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while task.slot().stage.load(Ordering::Acquire) & WAITING == 0 {
+            assert!(Instant::now() < deadline, "the waiter never went to sleep");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_sleeping_waiter_is_woken_by_the_result() {
+        let pool = WorkerPool::new(1).unwrap();
+        let (release, gate) = crossbeam_channel::bounded::<()>(0);
+        let handle = pool
+            .submit(move || gate.recv_timeout(Duration::from_secs(10)).map(|()| 5))
+            .unwrap();
+        let task = Arc::clone(&handle.task);
+        // The task finishes only once the waiter below is asleep: the notifying path runs.
+        let releaser = std::thread::spawn(move || {
+            until_a_waiter_sleeps(&task);
+            release.send(()).unwrap();
+        });
+        assert_eq!(handle.join(), Ok(Ok(5)));
+        releaser.join().unwrap();
+    }
+
+    #[test]
+    fn a_sleeping_waiter_settles_a_task_that_overran_its_timeout() {
+        let pool = WorkerPool::new(1).unwrap();
+        let limit = Duration::from_millis(1);
+        let (stopped_tx, stopped) = crossbeam_channel::bounded(1);
+        let handle = pool
+            .submit_with_timeout(limit, move |cx| {
+                while !cx.is_cancelled() {
+                    std::thread::yield_now();
+                }
+                stopped_tx.send(()).unwrap();
+                7
+            })
+            .unwrap();
+        assert_eq!(handle.join(), Err(TaskError::TimedOut(limit)));
+        // The task was told to stop, and its late value is dropped, not delivered.
+        stopped.recv_timeout(Duration::from_secs(10)).unwrap();
+        pool.join().unwrap();
+        assert_eq!(pool.metrics().timed_out, 1);
     }
 
     #[test]
