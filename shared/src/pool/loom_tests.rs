@@ -61,7 +61,8 @@ fn loom_slot_settles_once_under_cancel_and_wait() {
             thread::spawn(move || {
                 if slot.start(None) {
                     let mut outcome = None;
-                    slot.finish(Ok(7), &mut |o| outcome = Some(o));
+                    // As a worker settles a task it ran (one without a timeout: no claim).
+                    slot.finish_started(Ok(7), &mut |o| outcome = Some(o));
                     outcome
                 } else {
                     None // cancelled while queued: must not run

@@ -308,12 +308,7 @@ impl<T> Slot<T> {
     /// Settles with `result` unless already settled (by a cancel or a waiter's timeout), and
     /// reports the outcome that counts to `done`, before any waiter is woken.
     pub(crate) fn finish(&self, result: Result<T, TaskError>, done: &mut dyn FnMut(Outcome)) {
-        let outcome = match &result {
-            Ok(_) => Outcome::Completed,
-            Err(TaskError::Panicked(_)) => Outcome::Panicked,
-            Err(TaskError::TimedOut(_)) => Outcome::TimedOut,
-            Err(_) => Outcome::Cancelled,
-        };
+        let outcome = outcome_of(&result);
         match self.advance(
             RUNNING,
             |phase| phase == QUEUED || phase == RUNNING,
@@ -334,6 +329,29 @@ impl<T> Slot<T> {
                 drop_quietly(result);
             }
         }
+    }
+
+    /// [`finish`](Self::finish) for the worker that started the task, after it ran. A task
+    /// without a timeout needs no claim: nobody else moves its phase from `RUNNING` (a cancel
+    /// moves only a queued task, a shutdown rejects only tasks never started, and only a
+    /// waiter's timeout takes a running task), so one add settles it.
+    pub(crate) fn finish_started(
+        &self,
+        result: Result<T, TaskError>,
+        done: &mut dyn FnMut(Outcome),
+    ) {
+        if self.timeout.is_some() {
+            return self.finish(result, done);
+        }
+        done(outcome_of(&result));
+        // SAFETY: this thread started the task, and without a timeout nobody else moves the
+        // phase on from `RUNNING` (above): no other thread writes the cell, and none reads it
+        // before the add below makes the phase `SETTLED`.
+        self.result.with_mut(|cell| unsafe { *cell = Some(result) });
+        // Release: the result written above is seen by whoever sees `SETTLED`.
+        let old = self.stage.fetch_add(SETTLED - RUNNING, Ordering::AcqRel);
+        debug_assert_eq!(old & PHASE, RUNNING, "only the worker moves a running task");
+        self.wake(old);
     }
 
     /// Requests cancellation: settles at once if the task is still queued, else sets the flag
@@ -393,6 +411,11 @@ impl<T> Slot<T> {
         let result = self.result.with_mut(|cell| unsafe { (*cell).take() });
         self.stage.store(TAKEN, Ordering::Relaxed);
         result.unwrap_or(Err(TaskError::Cancelled))
+    }
+
+    /// The result, if it is in: the handle's fast path, one load and no lock.
+    fn take_if_settled(&self) -> Option<Result<T, TaskError>> {
+        (self.stage.load(Ordering::Acquire) & PHASE == SETTLED).then(|| self.take_settled())
     }
 
     /// The result of a slot nobody else holds any more (the `&mut` proves it).
@@ -473,6 +496,16 @@ impl<T> Slot<T> {
     }
 }
 
+/// The counter a result goes to.
+fn outcome_of<T>(result: &Result<T, TaskError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Completed,
+        Err(TaskError::Panicked(_)) => Outcome::Panicked,
+        Err(TaskError::TimedOut(_)) => Outcome::TimedOut,
+        Err(_) => Outcome::Cancelled,
+    }
+}
+
 /// The submitter's side of a task: wait for its value, cancel it, or check on it.
 ///
 /// Every handle *settles*: with the task's value, or with a [`TaskError`] saying why not
@@ -517,8 +550,11 @@ impl<T> TaskHandle<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn join(mut self) -> Result<T, TaskError> {
-        // Fast path: the worker has let go of the task, so it is over and nobody else can
-        // touch the result: take it without locking.
+        // Fast path: the result is in: take it with one load, no lock.
+        if let Some(result) = self.slot().take_if_settled() {
+            return result;
+        }
+        // Nobody else holds the task: it is over, and never will run if it has not settled.
         if let Some(task) = std::sync::Arc::get_mut(&mut self.task) {
             return task.slot_mut().take_result();
         }
@@ -791,7 +827,7 @@ where
             Ok(_) if slot.is_cancel_requested() => Err(TaskError::Cancelled),
             Ok(value) => Ok(value),
         };
-        slot.finish(result, done);
+        slot.finish_started(result, done);
     }
 
     fn reject(&self) {
