@@ -177,12 +177,14 @@ impl fmt::Debug for TaskContext<'_> {
 ///   cell: the worker that ran the task, a `cancel` of a queued task, or a shutdown rejecting
 ///   it. Whoever comes second finds the phase moved on and writes nothing.
 /// - `WRITING` → `SETTLED`: the result is in. A release, so a waiter that sees `SETTLED` with
-///   an acquire load sees the result too.
+///   an acquire load sees the result too. `RUNNING` → `SETTLED` in one step: the worker of a
+///   task without a timeout, which nobody else can move from `RUNNING`, needs no claim.
 /// - `SETTLED` → `TAKEN`: the handle took the result. `RUNNING` → `TAKEN`: a waiter settled a
 ///   task that overran its timeout as timed out; the worker's result is dropped when it comes.
 ///
-/// No lock on the way: a task settled before its handle waits (most are) costs its worker two
-/// compare-and-swaps and one add on this cache line. A waiter that must sleep takes `lock`,
+/// No lock on the way: a task without a timeout settled before its handle waits (most are)
+/// costs its worker one compare-and-swap (the start) and one add (the settle) on this cache
+/// line, and its handle one load. A waiter that must sleep takes `lock`,
 /// sets the `WAITING` bit with a compare-and-swap that also checks the stage it last saw, and
 /// sleeps on `settled`, which releases `lock` atomically; a thread that moves the stage and
 /// finds `WAITING` set takes `lock` before it notifies. So a notification cannot fall between
