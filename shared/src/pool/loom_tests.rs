@@ -61,7 +61,8 @@ fn loom_slot_settles_once_under_cancel_and_wait() {
             thread::spawn(move || {
                 if slot.start(None) {
                     let mut outcome = None;
-                    slot.finish(Ok(7), &mut |o| outcome = Some(o));
+                    // As a worker settles a task it ran (one without a timeout: no claim).
+                    slot.finish_started(Ok(7), &mut |o| outcome = Some(o));
                     outcome
                 } else {
                     None // cancelled while queued: must not run
@@ -82,6 +83,34 @@ fn loom_slot_settles_once_under_cancel_and_wait() {
             (Err(TaskError::Cancelled), None) => {}
             other => panic!("inconsistent settlement: {other:?}"),
         }
+    });
+}
+
+/// A shutdown rejecting a queued task, a cancel and a waiter: exactly one of the two settles
+/// the handle, the other writes nothing, and the waiter is woken with that one result.
+#[test]
+fn loom_slot_settles_once_under_reject_and_cancel() {
+    loom::model(|| {
+        let slot = Arc::new(Slot::<u32>::new(0, None));
+        let shutdown = {
+            let slot = Arc::clone(&slot);
+            thread::spawn(move || slot.finish(Err(TaskError::PoolShutDown), &mut |_| {}))
+        };
+        let canceller = {
+            let slot = Arc::clone(&slot);
+            thread::spawn(move || slot.cancel())
+        };
+        let result = slot.wait(None).expect("no limit, so always settled");
+        shutdown.join().unwrap();
+        canceller.join().unwrap();
+        assert!(
+            matches!(
+                result,
+                Err(TaskError::PoolShutDown) | Err(TaskError::Cancelled)
+            ),
+            "settled with {result:?}"
+        );
+        assert!(!slot.start(None), "a settled task never starts");
     });
 }
 

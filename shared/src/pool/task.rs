@@ -6,9 +6,8 @@
 //! while queued or while running, time out, or be dropped by a shutdown.
 
 use super::TaskError;
-use crate::sync::{self, AtomicBool, AtomicUsize, Condvar, Mutex};
+use crate::sync::{self, AtomicBool, AtomicUsize, Condvar, Mutex, UnsafeCell};
 use std::any::Any;
-use std::cell::UnsafeCell;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -168,16 +167,35 @@ impl fmt::Debug for TaskContext<'_> {
 
 /// Where a task's outcome meets its waiter: the handshake behind [`TaskHandle`].
 ///
-/// The phase lives under a mutex, and a waiter sleeps on the condvar only after marking itself
-/// as waiting under that same mutex, so a settle can never slip between "the waiter saw no
-/// result" and "the waiter went to sleep" (the lost wake-up). The settling side notifies only
-/// when somebody waits: on Linux every `notify_one` is a system call, and most handles are
-/// joined after their task finished.
+/// One atomic word, `stage`, says where the task is; its result waits beside it in a cell that
+/// exactly one thread writes and exactly one takes. The phases, each move made by one
+/// compare-and-swap or add on `stage`:
+///
+/// - `QUEUED` → `RUNNING`: the worker that starts the task. A `cancel` racing it either wins
+///   (the task never runs) or loses (and only sets the flag the running task checks).
+/// - `QUEUED` or `RUNNING` → `WRITING`: the one thread that may write the result claims the
+///   cell: the worker that ran the task, a `cancel` of a queued task, or a shutdown rejecting
+///   it. Whoever comes second finds the phase moved on and writes nothing.
+/// - `WRITING` → `SETTLED`: the result is in. A release, so a waiter that sees `SETTLED` with
+///   an acquire load sees the result too. `RUNNING` → `SETTLED` in one step: the worker of a
+///   task without a timeout, which nobody else can move from `RUNNING`, needs no claim.
+/// - `SETTLED` → `TAKEN`: the handle took the result. `RUNNING` → `TAKEN`: a waiter settled a
+///   task that overran its timeout as timed out; the worker's result is dropped when it comes.
+///
+/// No lock on the way: a task without a timeout settled before its handle waits (most are)
+/// costs its worker one compare-and-swap (the start) and one add (the settle) on this cache
+/// line, and its handle one load. A waiter that must sleep takes `lock`,
+/// sets the `WAITING` bit with a compare-and-swap that also checks the stage it last saw, and
+/// sleeps on `settled`, which releases `lock` atomically; a thread that moves the stage and
+/// finds `WAITING` set takes `lock` before it notifies. So a notification cannot fall between
+/// the waiter's last look and its sleep (the lost wake-up): a move before the waiter's
+/// compare-and-swap makes it fail, and the waiter looks again; a move after it finds the bit,
+/// and waits for `lock` until the waiter sleeps. On Linux every notification is a system call,
+/// which is why it is sent only when the bit says somebody waits.
+/// The model check `loom_slot_settles_once_under_cancel_and_wait` (in `loom_tests.rs`) runs
+/// start, finish, cancel and wait under every interleaving, and checks each cell access.
 pub(crate) struct Slot<T> {
-    /// [`QUEUED`], [`RUNNING`] or [`CANCELLED`]: who got to the task first, the worker that
-    /// starts it or a `cancel`. One compare-and-swap decides, so starting a task without a
-    /// timeout takes no lock. [`SETTLED`] once the result is in, so that a waiter can spin on
-    /// it briefly before it goes to sleep.
+    /// The phase (the low bits) and the `WAITING` bit.
     stage: AtomicUsize,
     /// The pool the task was submitted to, to refuse a wait from one of its own workers.
     pool_id: usize,
@@ -185,32 +203,30 @@ pub(crate) struct Slot<T> {
     timeout: Option<Duration>,
     /// The handle's cancel request, readable without the lock from the running task.
     cancelled: AtomicBool,
-    state: Mutex<State<T>>,
+    /// When a task with a timeout started: written once, by the worker, before its
+    /// compare-and-swap to `RUNNING`; read only by a waiter that has seen `RUNNING`.
+    started: UnsafeCell<Option<Instant>>,
+    /// The result: written by the thread that moved the phase to `WRITING`, before it moves
+    /// it on to `SETTLED`; taken by the handle once it has seen `SETTLED`.
+    result: UnsafeCell<Option<Result<T, TaskError>>>,
+    lock: Mutex<()>,
     settled: Condvar,
 }
 
-struct State<T> {
-    phase: Phase<T>,
-    /// A waiter is (or is about to be) asleep on `settled`.
-    waiting: bool,
-}
+// SAFETY: each cell has one writer, which writes before a release move of `stage`, and its
+// readers read only after seeing that move with an acquire load (see `Slot`); the result
+// moves between threads, hence `T: Send`.
+unsafe impl<T: Send> Sync for Slot<T> {}
 
 const QUEUED: usize = 0;
 const RUNNING: usize = 1;
-const CANCELLED: usize = 2;
+const WRITING: usize = 2;
 const SETTLED: usize = 3;
-
-enum Phase<T> {
-    /// Not settled, and no deadline running (queued, or running without a timeout).
-    Queued,
-    /// Started at `started`; the waiter times out at `started + timeout`, if there is one.
-    Running {
-        started: Option<Instant>,
-    },
-    Done(Result<T, TaskError>),
-    /// The handle took the result.
-    Taken,
-}
+const TAKEN: usize = 4;
+/// A waiter sleeps on `settled`, or is about to under `lock`: whoever moves the phase must
+/// notify.
+const WAITING: usize = 8;
+const PHASE: usize = WAITING - 1;
 
 impl<T> Slot<T> {
     pub(crate) fn new(pool_id: usize, timeout: Option<Duration>) -> Self {
@@ -219,84 +235,137 @@ impl<T> Slot<T> {
             pool_id,
             timeout,
             cancelled: AtomicBool::new(false),
-            state: Mutex::new(State {
-                phase: Phase::Queued,
-                waiting: false,
-            }),
+            started: UnsafeCell::new(None),
+            result: UnsafeCell::new(None),
+            lock: Mutex::new(()),
             settled: Condvar::new(),
         }
+    }
+
+    /// Moves the phase to `to` if it is one that `from` accepts, keeping the `WAITING` bit.
+    /// `guess` is the stage expected, tried first. `Ok` with the stage it replaced, or `Err`
+    /// with the stage found, whose phase `from` refused.
+    fn advance(
+        &self,
+        guess: usize,
+        from: impl Fn(usize) -> bool,
+        to: usize,
+    ) -> Result<usize, usize> {
+        let mut current = guess;
+        loop {
+            if !from(current & PHASE) {
+                return Err(current);
+            }
+            match self.stage.compare_exchange(
+                current,
+                to | (current & WAITING),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(replaced) => return Ok(replaced),
+                Err(found) => current = found,
+            }
+        }
+    }
+
+    /// After a move of the phase that replaced `old`: wakes the waiter, if there is one.
+    fn wake(&self, old: usize) {
+        if old & WAITING != 0 {
+            let _guard = sync::lock(&self.lock);
+            self.settled.notify_all();
+        }
+    }
+
+    /// Writes `result` and moves the phase on from `WRITING`, which the caller has claimed.
+    fn settle_claimed(&self, result: Result<T, TaskError>) {
+        // SAFETY: the caller moved the phase to `WRITING`, which happens once per slot: no
+        // other thread writes the cell, and none reads it before the phase is `SETTLED`.
+        self.result.with_mut(|cell| unsafe { *cell = Some(result) });
+        // Release: the result written above is seen by whoever sees `SETTLED`.
+        let old = self.stage.fetch_add(SETTLED - WRITING, Ordering::AcqRel);
+        self.wake(old);
     }
 
     /// A worker is about to run the task. `false` if it was settled while queued (cancelled),
     /// in which case the worker must not run it.
     pub(crate) fn start(&self, started: Option<Instant>) -> bool {
-        if self
-            .stage
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return false; // a cancel got there first
-        }
         if started.is_some() {
-            // The task has a timeout: record when its clock began, and wake a waiter that
-            // sleeps without a deadline until then.
-            let mut state = sync::lock(&self.state);
-            if matches!(state.phase, Phase::Queued) {
-                state.phase = Phase::Running { started };
-                if state.waiting {
-                    self.settled.notify_all();
-                }
-            }
+            // SAFETY: only the one worker that took this task from the queue calls `start`,
+            // once, and nobody reads `started` before the phase is `RUNNING`, which only the
+            // compare-and-swap below sets, after this write.
+            self.started.with_mut(|cell| unsafe { *cell = started });
         }
-        true
+        match self.advance(QUEUED, |phase| phase == QUEUED, RUNNING) {
+            Ok(old) => {
+                if started.is_some() {
+                    // A waiter sleeps without a deadline until the task's clock starts.
+                    self.wake(old);
+                }
+                true
+            }
+            Err(_) => false, // a cancel got there first
+        }
     }
 
     /// Settles with `result` unless already settled (by a cancel or a waiter's timeout), and
     /// reports the outcome that counts to `done`, before any waiter is woken.
     pub(crate) fn finish(&self, result: Result<T, TaskError>, done: &mut dyn FnMut(Outcome)) {
-        let outcome = match &result {
-            Ok(_) => Outcome::Completed,
-            Err(TaskError::Panicked(_)) => Outcome::Panicked,
-            Err(TaskError::TimedOut(_)) => Outcome::TimedOut,
-            Err(_) => Outcome::Cancelled,
-        };
-        let mut state = sync::lock(&self.state);
-        match &state.phase {
-            Phase::Queued | Phase::Running { .. } => {
+        let outcome = outcome_of(&result);
+        match self.advance(
+            RUNNING,
+            |phase| phase == QUEUED || phase == RUNNING,
+            WRITING,
+        ) {
+            Ok(_) => {
                 done(outcome);
-                state.phase = Phase::Done(result);
-                // Release: a waiter that sees SETTLED without the lock then takes the lock
-                // and finds the result (the lock orders the rest).
-                self.stage.store(SETTLED, Ordering::Release);
-                if state.waiting {
-                    self.settled.notify_all();
-                }
+                self.settle_claimed(result);
             }
-            // Only a waiter whose task overran takes the slot before the task finishes.
-            Phase::Taken => done(Outcome::TimedOut),
-            // Cancelled while queued, then dropped by a shutdown: the cancel stands.
-            Phase::Done(_) => done(Outcome::Cancelled),
+            Err(found) => {
+                // Only a waiter whose task overran takes the slot from a running task; a task
+                // cancelled while queued and then dropped by a shutdown stays cancelled.
+                done(if found & PHASE == TAKEN {
+                    Outcome::TimedOut
+                } else {
+                    Outcome::Cancelled
+                });
+                drop_quietly(result);
+            }
         }
+    }
+
+    /// [`finish`](Self::finish) for the worker that started the task, after it ran. A task
+    /// without a timeout needs no claim: nobody else moves its phase from `RUNNING` (a cancel
+    /// moves only a queued task, a shutdown rejects only tasks never started, and only a
+    /// waiter's timeout takes a running task), so one add settles it.
+    pub(crate) fn finish_started(
+        &self,
+        result: Result<T, TaskError>,
+        done: &mut dyn FnMut(Outcome),
+    ) {
+        if self.timeout.is_some() {
+            return self.finish(result, done);
+        }
+        done(outcome_of(&result));
+        // SAFETY: this thread started the task, and without a timeout nobody else moves the
+        // phase on from `RUNNING` (above): no other thread writes the cell, and none reads it
+        // before the add below makes the phase `SETTLED`.
+        self.result.with_mut(|cell| unsafe { *cell = Some(result) });
+        // Release: the result written above is seen by whoever sees `SETTLED`.
+        let old = self.stage.fetch_add(SETTLED - RUNNING, Ordering::AcqRel);
+        debug_assert_eq!(old & PHASE, RUNNING, "only the worker moves a running task");
+        self.wake(old);
     }
 
     /// Requests cancellation: settles at once if the task is still queued, else sets the flag
     /// the running task checks.
     pub(crate) fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
+        // Still queued, and now it never will run (unless a shutdown settled it first).
         if self
-            .stage
-            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
+            .advance(QUEUED, |phase| phase == QUEUED, WRITING)
+            .is_ok()
         {
-            return; // running or finished: the flag is all a running task can be told
-        }
-        // Still queued, and now it never will run: settle it (unless a shutdown already has).
-        let mut state = sync::lock(&self.state);
-        if matches!(state.phase, Phase::Queued) {
-            state.phase = Phase::Done(Err(TaskError::Cancelled));
-            if state.waiting {
-                self.settled.notify_all();
-            }
+            self.settle_claimed(Err(TaskError::Cancelled));
         }
     }
 
@@ -308,19 +377,26 @@ impl<T> Slot<T> {
         self.cancelled.load(Ordering::Relaxed)
     }
 
+    /// When a running task with a timeout runs out of time. Only for a caller that has seen
+    /// the phase at `RUNNING` or beyond, with an acquire load.
+    fn deadline(&self) -> Option<Instant> {
+        // SAFETY: `started` was written before the move to `RUNNING` the caller has seen, and
+        // is never written again.
+        let started = self.started.with(|cell| unsafe { *cell })?;
+        started.checked_add(self.timeout?)
+    }
+
     /// Spins and yields for a few microseconds while the task runs: a short task often ends
     /// sooner than a sleeping waiter could be woken (on Linux a wake-up is a system call on
-    /// each side, and tens of microseconds on a busy host). Only an optimisation: the locked
-    /// path in [`wait`](Self::wait) decides. Never spins past `limit`.
+    /// each side, and tens of microseconds on a busy host). Only an optimisation: the
+    /// compare-and-swap in [`wait`](Self::wait) decides. Never spins past `limit`.
     fn spin_until_settled(&self, limit: Option<Instant>) {
         if cfg!(loom) {
             return; // a spin is not part of the protocol the models check
         }
         let backoff = crossbeam_utils::Backoff::new();
         while !backoff.is_completed() {
-            // Acquire: pairs with the Release store in `finish`. A cancelled task is settled
-            // (or about to be) by the cancel itself: no point spinning for it.
-            if self.stage.load(Ordering::Acquire) >= CANCELLED
+            if self.stage.load(Ordering::Relaxed) & PHASE >= SETTLED
                 || limit.is_some_and(|l| Instant::now() >= l)
             {
                 return;
@@ -329,33 +405,39 @@ impl<T> Slot<T> {
         }
     }
 
-    /// The result of a slot nobody else holds any more: no lock, the `&mut` proves it.
+    /// The result, for the handle, once it has seen the phase at `SETTLED`.
+    fn take_settled(&self) -> Result<T, TaskError> {
+        // SAFETY: the phase is `SETTLED`, seen with an acquire load: the result was written
+        // before, and nobody writes the cell again; only the handle takes it, once, and it
+        // moves the phase to `TAKEN` before it returns.
+        let result = self.result.with_mut(|cell| unsafe { (*cell).take() });
+        self.stage.store(TAKEN, Ordering::Relaxed);
+        result.unwrap_or(Err(TaskError::Cancelled))
+    }
+
+    /// The result, if it is in: the handle's fast path, one load and no lock.
+    fn take_if_settled(&self) -> Option<Result<T, TaskError>> {
+        (self.stage.load(Ordering::Acquire) & PHASE == SETTLED).then(|| self.take_settled())
+    }
+
+    /// The result of a slot nobody else holds any more (the `&mut` proves it).
     fn take_result(&mut self) -> Result<T, TaskError> {
-        let state = self
-            .state
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match std::mem::replace(&mut state.phase, Phase::Taken) {
-            Phase::Done(result) => result,
+        match self.stage.load(Ordering::Acquire) & PHASE {
+            SETTLED => self.take_settled(),
             // Taken only by a waiter's timeout, which consumed the handle.
-            Phase::Taken => Err(TaskError::Cancelled),
+            TAKEN => Err(TaskError::Cancelled),
             // The job was dropped without running or being rejected: it never will run.
-            Phase::Queued | Phase::Running { .. } => Err(TaskError::PoolShutDown),
+            _ => Err(TaskError::PoolShutDown),
         }
     }
 
     /// Whether a wait would return at once: the result is in, or the task has run past its
     /// timeout (a waiter then settles it as timed out without waiting for it).
     pub(crate) fn is_settled(&self) -> bool {
-        match &sync::lock(&self.state).phase {
-            Phase::Done(_) | Phase::Taken => true,
-            Phase::Running {
-                started: Some(started),
-            } => self
-                .timeout
-                .and_then(|t| started.checked_add(t))
-                .is_some_and(|deadline| Instant::now() >= deadline),
-            Phase::Queued | Phase::Running { started: None } => false,
+        match self.stage.load(Ordering::Acquire) & PHASE {
+            SETTLED | TAKEN => true,
+            RUNNING => self.deadline().is_some_and(|d| Instant::now() >= d),
+            _ => false,
         }
     }
 
@@ -364,53 +446,65 @@ impl<T> Slot<T> {
     /// Returns `None` if `limit` passed first.
     pub(crate) fn wait(&self, limit: Option<Instant>) -> Option<Result<T, TaskError>> {
         self.spin_until_settled(limit);
-        let timeout = self.timeout;
-        let mut state = sync::lock(&self.state);
         loop {
-            let task_deadline = match &state.phase {
-                Phase::Done(_) => {
-                    let Phase::Done(result) = std::mem::replace(&mut state.phase, Phase::Taken)
-                    else {
-                        unreachable!("matched Done above")
-                    };
-                    return Some(result);
-                }
-                Phase::Taken => return Some(Err(TaskError::Cancelled)),
-                Phase::Running {
-                    started: Some(started),
-                } => timeout.and_then(|t| started.checked_add(t)),
-                Phase::Queued | Phase::Running { started: None } => None,
+            let stage = self.stage.load(Ordering::Acquire);
+            let task_deadline = match stage & PHASE {
+                SETTLED => return Some(self.take_settled()),
+                TAKEN => return Some(Err(TaskError::Cancelled)),
+                RUNNING => self.deadline(),
+                _ => None, // queued, or a result being written
             };
             let now = Instant::now();
-            if let (Some(deadline), Some(t)) = (task_deadline, timeout)
+            if let (Some(deadline), Some(t)) = (task_deadline, self.timeout)
                 && now >= deadline
             {
-                // The task ran out of time: settle for it, and tell it to stop.
-                self.cancelled.store(true, Ordering::Relaxed);
-                state.phase = Phase::Taken;
-                return Some(Err(TaskError::TimedOut(t)));
+                // The task ran out of time: settle for it, and tell it to stop, unless its
+                // result came in meanwhile.
+                if self.advance(stage, |phase| phase == RUNNING, TAKEN).is_ok() {
+                    self.cancelled.store(true, Ordering::Relaxed);
+                    return Some(Err(TaskError::TimedOut(t)));
+                }
+                continue;
             }
             if limit.is_some_and(|l| now >= l) {
                 return None;
+            }
+            let guard = sync::lock(&self.lock);
+            // Under the lock: mark this waiter, if the stage is still the one looked at.
+            if self
+                .stage
+                .compare_exchange(stage, stage | WAITING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue; // it moved: look again
             }
             let wake_at = match (task_deadline, limit) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            state.waiting = true;
-            state = match wake_at {
+            drop(match wake_at {
                 None => self
                     .settled
-                    .wait(state)
+                    .wait(guard)
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
                 Some(at) => {
                     self.settled
-                        .wait_timeout(state, at.saturating_duration_since(now))
+                        .wait_timeout(guard, at.saturating_duration_since(now))
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .0
                 }
-            };
+            });
         }
+    }
+}
+
+/// The counter a result goes to.
+fn outcome_of<T>(result: &Result<T, TaskError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Completed,
+        Err(TaskError::Panicked(_)) => Outcome::Panicked,
+        Err(TaskError::TimedOut(_)) => Outcome::TimedOut,
+        Err(_) => Outcome::Cancelled,
     }
 }
 
@@ -458,8 +552,11 @@ impl<T> TaskHandle<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn join(mut self) -> Result<T, TaskError> {
-        // Fast path: the worker has let go of the task, so it is over and nobody else can
-        // touch the result: take it without locking.
+        // Fast path: the result is in: take it with one load, no lock.
+        if let Some(result) = self.slot().take_if_settled() {
+            return result;
+        }
+        // Nobody else holds the task: it is over, and never will run if it has not settled.
         if let Some(task) = std::sync::Arc::get_mut(&mut self.task) {
             return task.slot_mut().take_result();
         }
@@ -660,15 +757,15 @@ pub(crate) trait HasSlot<T>: Send + Sync {
 /// and the handle.
 ///
 /// The body is taken exactly once, by the worker whose [`Slot::start`] moves the task from
-/// queued to running; that compare-and-swap is what makes the `UnsafeCell` sound. A task that
+/// queued to running; that compare-and-swap is what makes the body's `UnsafeCell` sound. A task that
 /// never runs keeps its body until the last reference goes.
 pub(crate) struct Task<B, T> {
     slot: Slot<T>,
-    body: UnsafeCell<Option<B>>,
+    body: std::cell::UnsafeCell<Option<B>>,
 }
 
 // SAFETY: `&Task` is shared between the submitting thread (through the handle) and the worker
-// that runs it. The slot is `Sync` by its own locks and atomics. The body is only reached
+// that runs it. The slot is `Sync` by its own protocol (see `Slot`). The body is only reached
 // through `&self` in `run`, by the one thread whose `Slot::start` won the QUEUED -> RUNNING
 // compare-and-swap, which happens at most once per task; every other access (`into_any`,
 // `Drop`) goes through a unique reference. Taking the body moves it to that thread: `B: Send`.
@@ -678,7 +775,7 @@ impl<B, T> Task<B, T> {
     pub(crate) fn new(body: B, pool_id: usize, timeout: Option<Duration>) -> Self {
         Self {
             slot: Slot::new(pool_id, timeout),
-            body: UnsafeCell::new(Some(body)),
+            body: std::cell::UnsafeCell::new(Some(body)),
         }
     }
 }
@@ -732,7 +829,7 @@ where
             Ok(_) if slot.is_cancel_requested() => Err(TaskError::Cancelled),
             Ok(value) => Ok(value),
         };
-        slot.finish(result, done);
+        slot.finish_started(result, done);
     }
 
     fn reject(&self) {
@@ -754,10 +851,11 @@ where
 mod tests {
     //! Small enough for Miri, which checks the one `unsafe` access in `Task::run` and the
     //! handle's lock-free fast path: `cargo +nightly miri test -p shared --lib pool::task`.
+    use super::{HasSlot, WAITING};
     use crate::pool::{SubmitError, TaskError, WorkerPool};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     /// Counts its drops, so a test can see a task's closure dropped exactly once.
     struct Counted(Arc<AtomicUsize>);
@@ -807,6 +905,53 @@ mod tests {
             2,
             "each closure dropped exactly once"
         );
+    }
+
+    /// Waits (under a deadline) until the handle's waiter has marked itself asleep.
+    fn until_a_waiter_sleeps<T: Send + 'static>(task: &Arc<dyn HasSlot<T>>) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while task.slot().stage.load(Ordering::Acquire) & WAITING == 0 {
+            assert!(Instant::now() < deadline, "the waiter never went to sleep");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_sleeping_waiter_is_woken_by_the_result() {
+        let pool = WorkerPool::new(1).unwrap();
+        let (release, gate) = crossbeam_channel::bounded::<()>(0);
+        let handle = pool
+            .submit(move || gate.recv_timeout(Duration::from_secs(10)).map(|()| 5))
+            .unwrap();
+        let task = Arc::clone(&handle.task);
+        // The task finishes only once the waiter below is asleep: the notifying path runs.
+        let releaser = std::thread::spawn(move || {
+            until_a_waiter_sleeps(&task);
+            release.send(()).unwrap();
+        });
+        assert_eq!(handle.join(), Ok(Ok(5)));
+        releaser.join().unwrap();
+    }
+
+    #[test]
+    fn a_sleeping_waiter_settles_a_task_that_overran_its_timeout() {
+        let pool = WorkerPool::new(1).unwrap();
+        let limit = Duration::from_millis(1);
+        let (stopped_tx, stopped) = crossbeam_channel::bounded(1);
+        let handle = pool
+            .submit_with_timeout(limit, move |cx| {
+                while !cx.is_cancelled() {
+                    std::thread::yield_now();
+                }
+                stopped_tx.send(()).unwrap();
+                7
+            })
+            .unwrap();
+        assert_eq!(handle.join(), Err(TaskError::TimedOut(limit)));
+        // The task was told to stop, and its late value is dropped, not delivered.
+        stopped.recv_timeout(Duration::from_secs(10)).unwrap();
+        pool.join().unwrap();
+        assert_eq!(pool.metrics().timed_out, 1);
     }
 
     #[test]
