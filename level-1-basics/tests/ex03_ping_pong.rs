@@ -16,6 +16,7 @@
 //! | `run_exchange` joins its worker | `the_exchange_has_joined_its_worker_when_it_returns` | the stand-in keeps its thread alive after its acknowledgement until the test has looked (at most 1 s), so a worker not joined is certainly still listed |
 //! | a worker's panic is an error | `a_worker_that_panics_makes_the_exchange_an_error` | the stand-in panics after its acknowledgement, so only `join` can tell |
 //! | a reply that is not the one expected is an error | `a_pong_with_the_wrong_count_makes_the_exchange_an_error` | the stand-in answers `Ping(n)` with pong `n + 1` |
+//! | a pong signed by a thread other than the worker is an error | `a_pong_signed_by_another_thread_makes_the_exchange_an_error` | the stand-in signs its pongs with the id of a thread it started and joined, which no other thread has |
 
 use crossbeam_channel::{Receiver, Sender};
 // The code under test: your file when `cargo exercise check l1-ex03` turns the `learner`
@@ -211,6 +212,8 @@ enum Quirk {
     None,
     /// Answers `Ping(n)` with pong `n + 1`.
     WrongCount,
+    /// Signs its pongs with the id of another thread, which it started and joined.
+    WrongSender,
     /// After its acknowledgement, stays alive until the test lets it go (at most 1 s).
     Lingers,
     /// Panics after its acknowledgement.
@@ -273,7 +276,15 @@ fn stand_in(name: &str, quirk: Quirk) -> (impl FnOnce() -> io::Result<PongWorker
                         } else {
                             count
                         };
-                        let _ = replies_tx.send(FromWorker::Pong { count, worker: me });
+                        let worker = if quirk == Quirk::WrongSender {
+                            // Thread ids are never reused: this one is nobody's but the helper's.
+                            thread::spawn(|| thread::current().id())
+                                .join()
+                                .expect("the helper thread only returns its id")
+                        } else {
+                            me
+                        };
+                        let _ = replies_tx.send(FromWorker::Pong { count, worker });
                     }
                     ToWorker::Shutdown => {
                         let _ = replies_tx.send(FromWorker::ShutdownAck);
@@ -282,7 +293,7 @@ fn stand_in(name: &str, quirk: Quirk) -> (impl FnOnce() -> io::Result<PongWorker
                                 LINGER.with(|linger| *linger.borrow_mut() = Some(Linger(held)));
                             }
                             Quirk::Panics => panic!("the stand-in worker panics on its way out"),
-                            Quirk::None | Quirk::WrongCount => {}
+                            Quirk::None | Quirk::WrongCount | Quirk::WrongSender => {}
                         }
                         return;
                     }
@@ -353,5 +364,16 @@ fn a_pong_with_the_wrong_count_makes_the_exchange_an_error() {
     assert!(
         outcome.is_err(),
         "Ping(1) was answered with pong 2, yet run_exchange succeeded: {outcome:?}"
+    );
+}
+
+#[test]
+fn a_pong_signed_by_another_thread_makes_the_exchange_an_error() {
+    let (spawn, _seen) = stand_in("stand-in-5", Quirk::WrongSender);
+    let outcome = run_within(TIMEOUT, "run_exchange", move || run_exchange(2, spawn));
+    assert!(
+        outcome.is_err(),
+        "Ping(1) was answered with a pong signed by a thread other than the worker, yet \
+         run_exchange succeeded: check the pong's `worker` too: {outcome:?}"
     );
 }
