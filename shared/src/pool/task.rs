@@ -192,8 +192,10 @@ impl fmt::Debug for TaskContext<'_> {
 /// compare-and-swap makes it fail, and the waiter looks again; a move after it finds the bit,
 /// and waits for `lock` until the waiter sleeps. On Linux every notification is a system call,
 /// which is why it is sent only when the bit says somebody waits.
-/// The model check `loom_slot_settles_once_under_cancel_and_wait` (in `loom_tests.rs`) runs
-/// start, finish, cancel and wait under every interleaving, and checks each cell access.
+/// The model checks `loom_slot_settles_once_under_cancel_and_wait` and
+/// `loom_slot_settles_once_under_reject_and_cancel` (in `loom_tests.rs`) run start, settle,
+/// cancel, a shutdown's rejection and wait under every interleaving, and check each cell
+/// access.
 pub(crate) struct Slot<T> {
     /// The phase (the low bits) and the `WAITING` bit.
     stage: AtomicUsize,
@@ -853,6 +855,7 @@ mod tests {
     //! handle's lock-free fast path: `cargo +nightly miri test -p shared --lib pool::task`.
     use super::{HasSlot, WAITING};
     use crate::pool::{SubmitError, TaskError, WorkerPool};
+    use crate::testing::{TIMEOUT, run_within};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
@@ -868,48 +871,54 @@ mod tests {
 
     #[test]
     fn values_come_back_through_shared_tasks() {
-        let pool = WorkerPool::new(2).unwrap();
-        let handles: Vec<_> = (0..8u64)
-            .map(|i| pool.submit(move || i * i).unwrap())
-            .collect();
-        let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49]);
+        // Every wait of a test ends: a lost wake-up fails it instead of hanging it.
+        run_within(TIMEOUT, "the test", move || {
+            let pool = WorkerPool::new(2).unwrap();
+            let handles: Vec<_> = (0..8u64)
+                .map(|i| pool.submit(move || i * i).unwrap())
+                .collect();
+            let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49]);
+        });
     }
 
     #[test]
     fn a_body_is_dropped_once_whether_it_ran_or_was_cancelled() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let pool = WorkerPool::new(1).unwrap();
-        // Hold the only worker so that the next task stays queued until cancelled.
-        let (release, held) = crossbeam_channel::bounded::<()>(0);
-        let (started_tx, started) = crossbeam_channel::bounded(1);
-        let blocker = pool
-            .submit(move || {
-                started_tx.send(()).unwrap();
-                let _ = held.recv_timeout(Duration::from_secs(10));
-            })
-            .unwrap();
-        started.recv_timeout(Duration::from_secs(10)).unwrap();
-        let counted = Counted(Arc::clone(&drops));
-        let cancelled = pool.submit(move || drop(counted)).unwrap();
-        cancelled.cancel();
-        let counted = Counted(Arc::clone(&drops));
-        let ran = pool.submit(move || drop(counted)).unwrap();
-        drop(release);
-        blocker.join().unwrap();
-        assert_eq!(cancelled.join(), Err(TaskError::Cancelled));
-        ran.join().unwrap();
-        pool.join().unwrap();
-        assert_eq!(
-            drops.load(Ordering::SeqCst),
-            2,
-            "each closure dropped exactly once"
-        );
+        // Every wait of a test ends: a lost wake-up fails it instead of hanging it.
+        run_within(TIMEOUT, "the test", move || {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let pool = WorkerPool::new(1).unwrap();
+            // Hold the only worker so that the next task stays queued until cancelled.
+            let (release, held) = crossbeam_channel::bounded::<()>(0);
+            let (started_tx, started) = crossbeam_channel::bounded(1);
+            let blocker = pool
+                .submit(move || {
+                    started_tx.send(()).unwrap();
+                    let _ = held.recv_timeout(Duration::from_secs(10));
+                })
+                .unwrap();
+            started.recv_timeout(Duration::from_secs(10)).unwrap();
+            let counted = Counted(Arc::clone(&drops));
+            let cancelled = pool.submit(move || drop(counted)).unwrap();
+            cancelled.cancel();
+            let counted = Counted(Arc::clone(&drops));
+            let ran = pool.submit(move || drop(counted)).unwrap();
+            drop(release);
+            blocker.join().unwrap();
+            assert_eq!(cancelled.join(), Err(TaskError::Cancelled));
+            ran.join().unwrap();
+            pool.join().unwrap();
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                2,
+                "each closure dropped exactly once"
+            );
+        });
     }
 
     /// Waits (under a deadline) until the handle's waiter has marked itself asleep.
     fn until_a_waiter_sleeps<T: Send + 'static>(task: &Arc<dyn HasSlot<T>>) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + TIMEOUT;
         while task.slot().stage.load(Ordering::Acquire) & WAITING == 0 {
             assert!(Instant::now() < deadline, "the waiter never went to sleep");
             std::thread::yield_now();
@@ -921,7 +930,7 @@ mod tests {
         let pool = WorkerPool::new(1).unwrap();
         let (release, gate) = crossbeam_channel::bounded::<()>(0);
         let handle = pool
-            .submit(move || gate.recv_timeout(Duration::from_secs(10)).map(|()| 5))
+            .submit(move || gate.recv_timeout(TIMEOUT).map(|()| 5))
             .unwrap();
         let task = Arc::clone(&handle.task);
         // The task finishes only once the waiter below is asleep: the notifying path runs.
@@ -929,7 +938,8 @@ mod tests {
             until_a_waiter_sleeps(&task);
             release.send(()).unwrap();
         });
-        assert_eq!(handle.join(), Ok(Ok(5)));
+        let joined = run_within(TIMEOUT, "the sleeping waiter's join", move || handle.join());
+        assert_eq!(joined, Ok(Ok(5)));
         releaser.join().unwrap();
     }
 
@@ -947,11 +957,15 @@ mod tests {
                 7
             })
             .unwrap();
-        assert_eq!(handle.join(), Err(TaskError::TimedOut(limit)));
+        let joined = run_within(TIMEOUT, "the timed-out task's join", move || handle.join());
+        assert_eq!(joined, Err(TaskError::TimedOut(limit)));
         // The task was told to stop, and its late value is dropped, not delivered.
-        stopped.recv_timeout(Duration::from_secs(10)).unwrap();
-        pool.join().unwrap();
-        assert_eq!(pool.metrics().timed_out, 1);
+        stopped.recv_timeout(TIMEOUT).unwrap();
+        let metrics = run_within(TIMEOUT, "the pool's join", move || {
+            pool.join().unwrap();
+            pool.metrics()
+        });
+        assert_eq!(metrics.timed_out, 1);
     }
 
     #[test]
@@ -966,13 +980,16 @@ mod tests {
 
     #[test]
     fn a_panic_settles_the_handle_and_the_pool_goes_on() {
-        let pool = WorkerPool::new(1).unwrap();
-        let failed = pool.submit(|| -> u32 { panic!("task failed") }).unwrap();
-        let next = pool.submit(|| 5).unwrap();
-        assert_eq!(
-            failed.join(),
-            Err(TaskError::Panicked("task failed".into()))
-        );
-        assert_eq!(next.join(), Ok(5));
+        // Every wait of a test ends: a lost wake-up fails it instead of hanging it.
+        run_within(TIMEOUT, "the test", move || {
+            let pool = WorkerPool::new(1).unwrap();
+            let failed = pool.submit(|| -> u32 { panic!("task failed") }).unwrap();
+            let next = pool.submit(|| 5).unwrap();
+            assert_eq!(
+                failed.join(),
+                Err(TaskError::Panicked("task failed".into()))
+            );
+            assert_eq!(next.join(), Ok(5));
+        });
     }
 }
