@@ -209,13 +209,8 @@ pub(crate) fn work(
         if shared.die_next.swap(false, Ordering::AcqRel) {
             panic!("a worker died outside any task (injected by a test)");
         }
-        let queued = match shared.lanes.try_take(&mut turn) {
-            Some(queued) => {
-                if shared.crew.is_elastic() {
-                    shared.crew.task_taken();
-                }
-                queued
-            }
+        let queued = match take_now(&shared, &mut turn) {
+            Some(queued) => queued,
             None => match wait_for_work(&shared, &stats, &mut turn) {
                 Wait::Job(queued) => queued,
                 Wait::Closed => break,
@@ -370,14 +365,22 @@ fn wait_for_work(shared: &Shared, stats: &WorkerStats, turn: &mut u32) -> Wait {
     outcome
 }
 
+/// Takes a queued task without waiting, if there is one. In an elastic pool the submitter
+/// counted one spare worker less for it; a worker that takes it without going idle gives that
+/// one back (`Crew::task_taken`).
+fn take_now(shared: &Shared, turn: &mut u32) -> Option<Queued> {
+    let queued = shared.lanes.try_take(turn)?;
+    if shared.crew.is_elastic() {
+        shared.crew.task_taken();
+    }
+    Some(queued)
+}
+
 /// Spins and yields a little on the empty queue; a job if one arrived meanwhile.
 fn spin_for_work(shared: &Shared, turn: &mut u32) -> Option<Queued> {
     let backoff = Backoff::new();
     while !backoff.is_completed() {
-        if let Some(queued) = shared.lanes.try_take(turn) {
-            if shared.crew.is_elastic() {
-                shared.crew.task_taken();
-            }
+        if let Some(queued) = take_now(shared, turn) {
             return Some(queued);
         }
         if shared.closed.load(Ordering::Acquire) || shared.stopping.load(Ordering::Acquire) {
