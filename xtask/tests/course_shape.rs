@@ -59,7 +59,8 @@ fn kind_of(name: &str) -> Option<Kind> {
     Some(Kind::Lesson { level, number })
 }
 
-/// Every `.rs` file in the levels' `examples/` folders: (name without `.rs`, path).
+/// Every example in the levels' `examples/` folders, as cargo finds them: (name, its main
+/// file). An example is a file, `NAME.rs`, or a folder, `NAME/main.rs` with its modules.
 fn example_files() -> Vec<(String, PathBuf)> {
     let mut files = Vec::new();
     for level in LEVELS {
@@ -69,6 +70,9 @@ fn example_files() -> Vec<(String, PathBuf)> {
             if path.extension().is_some_and(|e| e == "rs") {
                 let name = path.file_stem().unwrap().to_string_lossy().into_owned();
                 files.push((name, path));
+            } else if path.join("main.rs").is_file() {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                files.push((name, path.join("main.rs")));
             }
         }
     }
@@ -122,6 +126,16 @@ fn the_example_folders_hold_only_lessons_and_projects() {
         strangers.is_empty(),
         "these examples are named neither lN-NN-name (a lesson) nor l3-pN-name (a project): \
          {strangers:?}"
+    );
+    // A lesson is one file, read in one screen; only a project's front end may be a folder.
+    let folded: Vec<_> = example_files()
+        .into_iter()
+        .filter(|(name, path)| path.ends_with("main.rs") && kind_of(name) != Some(Kind::Project))
+        .map(|(_, path)| path)
+        .collect();
+    assert!(
+        folded.is_empty(),
+        "these examples are folders but not projects (a lesson is one file): {folded:?}"
     );
 }
 
@@ -319,7 +333,7 @@ fn the_parser_knows_lessons_from_projects_and_from_other_words() {
     );
 }
 
-/// The most lines a file of a practice project's library code may have.
+/// The most lines a file of a practice project may have, in its library code or its front end.
 const MAX_PROJECT_FILE_LINES: usize = 600;
 
 #[test]
@@ -330,22 +344,25 @@ fn practice_project_files_are_readable_in_parts() {
             if path.is_dir() {
                 walk(&path, problems);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let source = fs::read_to_string(&path).expect("readable source");
-                let lines = source.lines().count();
-                if lines > MAX_PROJECT_FILE_LINES {
-                    problems.push(format!(
-                        "{}: {lines} lines, more than {MAX_PROJECT_FILE_LINES}: split it by \
-                         responsibility",
-                        path.display()
-                    ));
-                }
-                if !source.starts_with("//!") {
-                    problems.push(format!(
-                        "{}: starts without a `//!` comment saying what it holds",
-                        path.display()
-                    ));
-                }
+                check(&path, problems);
             }
+        }
+    }
+    fn check(path: &Path, problems: &mut Vec<String>) {
+        let source = fs::read_to_string(path).expect("readable source");
+        let lines = source.lines().count();
+        if lines > MAX_PROJECT_FILE_LINES {
+            problems.push(format!(
+                "{}: {lines} lines, more than {MAX_PROJECT_FILE_LINES}: split it by \
+                 responsibility",
+                path.display()
+            ));
+        }
+        if !source.starts_with("//!") {
+            problems.push(format!(
+                "{}: starts without a `//!` comment saying what it holds",
+                path.display()
+            ));
         }
     }
     let mut problems = Vec::new();
@@ -353,5 +370,15 @@ fn practice_project_files_are_readable_in_parts() {
         &repository().join("level-3-advanced/src/projects"),
         &mut problems,
     );
+    // The front ends too: a project's example file, or every file of its example folder.
+    for (name, path) in example_files() {
+        if kind_of(&name) == Some(Kind::Project) {
+            if path.ends_with("main.rs") {
+                walk(path.parent().unwrap(), &mut problems);
+            } else {
+                check(&path, &mut problems);
+            }
+        }
+    }
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
