@@ -380,14 +380,12 @@ const MIRI_INSTALL: &str = "rustup component add --toolchain nightly miri rust-s
 
 pub fn list(root: &Path, exercises: &[Exercise]) {
     let state = State::load(root);
-    println!("    {:<9} {:<28} file to edit", "id", "title");
+    println!("{}", list_row("   ", "id", "title", "file to edit"));
     for ex in exercises {
-        let mark = if state.passed(&ex.id) { "x" } else { " " };
+        let mark = if state.passed(&ex.id) { "[x]" } else { "[ ]" };
         println!(
-            "[{mark}] {:<9} {:<28} {}",
-            ex.id,
-            ex.title,
-            relative(root, &ex.stub)
+            "{}",
+            list_row(mark, &ex.id, &ex.title, &relative(root, &ex.stub))
         );
     }
     let done = exercises.iter().filter(|e| state.passed(&e.id)).count();
@@ -395,6 +393,20 @@ pub fn list(root: &Path, exercises: &[Exercise]) {
         "\n[x]: passed its last check ({done} of {}). `cargo exercise progress` checks them all again.",
         exercises.len()
     );
+}
+
+/// The title column of `list`: wide enough for most titles; a longer one puts its file on a
+/// line of its own, under the file column, so that every file starts at the same place.
+const TITLE_WIDTH: usize = 28;
+
+/// One exercise's row of `list`: its mark, id, title and file, in columns.
+fn list_row(mark: &str, id: &str, title: &str, file: &str) -> String {
+    if title.chars().count() <= TITLE_WIDTH {
+        format!("{mark} {id:<9} {title:<TITLE_WIDTH$} {file}")
+    } else {
+        let indent = " ".repeat(mark.chars().count() + 1 + 9 + 1 + TITLE_WIDTH + 1);
+        format!("{mark} {id:<9} {title}\n{indent}{file}")
+    }
 }
 
 /// Shows the next hint of an exercise, and remembers that it was shown.
@@ -865,6 +877,25 @@ fn report(problems: &[String], count: usize) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_file_of_the_list_starts_in_the_same_column_whatever_the_title() {
+        let root = crate::course::workspace_root().unwrap();
+        let all = Exercise::discover(&root).unwrap();
+        assert!(
+            all.iter().any(|ex| ex.title.chars().count() > TITLE_WIDTH),
+            "a title longer than the column, to check the wrapped layout"
+        );
+        let header = list_row("   ", "id", "title", "file to edit");
+        let column = header.find("file to edit").unwrap();
+        for ex in &all {
+            let file = relative(&root, &ex.stub);
+            let row = list_row("[ ]", &ex.id, &ex.title, &file);
+            let line = row.lines().find(|l| l.ends_with(&file)).unwrap();
+            assert_eq!(line.find(&file), Some(column), "{row}");
+            assert!(row.contains(&ex.title) && row.starts_with(&format!("[ ] {}", ex.id)));
+        }
+    }
 
     #[test]
     fn the_next_unfinished_exercise_wraps_around_and_skips_passes() {
