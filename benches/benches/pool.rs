@@ -13,6 +13,7 @@
 //!   | `minimal_crossbeam_pool` | the ~20-line pool below: threads pulling boxed closures from one unbounded crossbeam channel | the shared [`Tally`] |
 //!   | `threadpool` | the `threadpool` crate's `execute` | the shared [`Tally`] |
 //!   | `rayon_spawn_latch` | `rayon::ThreadPool::spawn` | the shared [`Tally`] |
+//!   | `rayon_spawn_channel` | `rayon::ThreadPool::spawn`, each task sending its value on a channel of its own (crossbeam's `bounded(1)`): rayon with a handle per task, as `pool_submit` has | each channel's `recv` |
 //!   | `rayon_scope` | `rayon::ThreadPool::scope` + `Scope::spawn` | the scope returns |
 //!   | `pool_execute` | `WorkerPool::execute`, default configuration: the closure travels in the queue slot | the shared [`Tally`] |
 //!   | `pool_execute_boxed` | the same, with a closure one word too large for the slot, so boxed | the shared [`Tally`] |
@@ -289,8 +290,10 @@ fn tiny_tasks(
     rayon_pool: &rayon::ThreadPool,
     pool: &WorkerPool,
 ) -> Timings {
-    // The handles of `pool_submit`, kept between runs so no run pays for growing the vector.
+    // The handles of `pool_submit` and the receivers of `rayon_spawn_channel`, kept between
+    // runs so no run pays for growing the vector.
     let handles = Mutex::new(Vec::with_capacity(TASKS as usize));
+    let receivers = Mutex::new(Vec::with_capacity(TASKS as usize));
 
     let variants: Vec<Variant<'_>> = vec![
         (
@@ -331,6 +334,26 @@ fn tiny_tasks(
                     rayon_pool.spawn(move || TALLY.record(tiny(i)));
                 }
                 TALLY.wait()
+            }),
+        ),
+        (
+            "rayon_spawn_channel",
+            TASKS,
+            Box::new(|| {
+                // What a caller of rayon writes to get each task's own result back: a channel
+                // per task, whose receiver is the handle.
+                let mut receivers = receivers.lock().unwrap_or_else(PoisonError::into_inner);
+                for i in 0..TASKS {
+                    let (tx, rx) = crossbeam_channel::bounded(1);
+                    rayon_pool.spawn(move || {
+                        let _ = tx.send(tiny(i));
+                    });
+                    receivers.push(rx);
+                }
+                receivers
+                    .drain(..)
+                    .map(|rx| rx.recv().expect("every task sends its value"))
+                    .fold(0, u64::wrapping_add)
             }),
         ),
         (
