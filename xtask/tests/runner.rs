@@ -23,6 +23,8 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 const EX01: &str = "level-1-basics/src/exercises/ex01_hello_worker.rs";
 const EX01_SOLUTION: &str = "level-1-basics/src/solutions/ex01_hello_worker.rs";
 const EX02: &str = "level-1-basics/src/exercises/ex02_number_processor.rs";
+const EX04: &str = "level-1-basics/src/exercises/ex04_error_recovery.rs";
+const EX04_SOLUTION: &str = "level-1-basics/src/solutions/ex04_error_recovery.rs";
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -254,28 +256,28 @@ fn a_compile_error_is_shown_whole_and_breaks_nothing_but_its_own_check() {
 #[test]
 fn a_hanging_test_is_stopped_at_the_deadline_and_the_others_are_reported() {
     let (_turn, ws) = build_workspace();
-    // Correct, except for an endless loop on the name "0", which one test passes.
-    let solution = ws.read(EX01_SOLUTION).replace(
-        "pub fn greeting_for(name: Option<&str>) -> String {",
-        "pub fn greeting_for(name: Option<&str>) -> String {\n    \
-         while name == Some(\"0\") {\n        std::hint::spin_loop();\n    }",
+    // Correct, except for an endless loop on a list holding minus infinity, which one test
+    // passes. l1-ex04's tests keep the runner's default deadline of 5 s.
+    let solution = ws.read(EX04_SOLUTION).replace(
+        "pub fn process(numbers: &[f64]) -> Result<Stats, TaskError> {",
+        "pub fn process(numbers: &[f64]) -> Result<Stats, TaskError> {\n    \
+         while numbers.contains(&f64::NEG_INFINITY) {\n        std::hint::spin_loop();\n    }",
     );
-    ws.write(EX01, &solution);
+    ws.write(EX04, &solution);
 
-    // l1-ex01's tests header allows each test 20 s: one of them waits out a 5 s timeout.
-    let (code, out) = run(ws.xtask(&["check", "l1-ex01"]), BUILD_TIMEOUT);
+    let (code, out) = run(ws.xtask(&["check", "l1-ex04"]), BUILD_TIMEOUT);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(
-            "HUNG  greeting_falls_back_to_guest_when_the_name_is_missing_or_blank: did not \
-             finish in 20 s (a deadlock, a lost message, or an endless loop?)"
+            "HUNG  process_gives_count_sum_and_average_and_rejects_bad_input: did not finish in \
+             5 s (a deadlock, a lost message, or an endless loop?)"
         ),
         "{out}"
     );
     for passing in [
-        "greeting_uses_the_name_given",
-        "each_call_uses_a_fresh_worker",
-        "the_worker_sends_back_the_greeting_made_from_its_initial_data",
+        "divide_refuses_a_zero_divisor_and_non_finite_operands",
+        "parse_reads_pairs_and_names_the_bad_piece",
+        "the_reference_tasks_succeed_and_fail_by_id",
     ] {
         assert!(
             out.contains(&format!("ok    {passing}")),
@@ -283,21 +285,21 @@ fn a_hanging_test_is_stopped_at_the_deadline_and_the_others_are_reported() {
         );
     }
     assert!(
-        out.contains("1 of 8 tests fail (1 did not finish)"),
+        out.contains("1 of 11 tests fail (1 did not finish)"),
         "{out}"
     );
 
     // A process that exits with status 0 before its test finished has not passed.
-    let exits = ws.read(EX01_SOLUTION).replace(
-        "pub fn greeting_for(name: Option<&str>) -> String {",
-        "pub fn greeting_for(name: Option<&str>) -> String {\n    \
-         if name == Some(\"0\") {\n        std::process::exit(0);\n    }",
+    let exits = ws.read(EX04_SOLUTION).replace(
+        "pub fn process(numbers: &[f64]) -> Result<Stats, TaskError> {",
+        "pub fn process(numbers: &[f64]) -> Result<Stats, TaskError> {\n    \
+         if numbers.contains(&f64::NEG_INFINITY) {\n        std::process::exit(0);\n    }",
     );
-    ws.write(EX01, &exits);
-    let (code, out) = run(ws.xtask(&["check", "l1-ex01"]), BUILD_TIMEOUT);
+    ws.write(EX04, &exits);
+    let (code, out) = run(ws.xtask(&["check", "l1-ex04"]), BUILD_TIMEOUT);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("FAIL  greeting_falls_back_to_guest_when_the_name_is_missing_or_blank"),
+        out.contains("FAIL  process_gives_count_sum_and_average_and_rejects_bad_input"),
         "{out}"
     );
     assert!(out.contains("ended before the test finished"), "{out}");
