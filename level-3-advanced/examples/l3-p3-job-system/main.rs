@@ -50,6 +50,8 @@
 //! unknown option, a bad or out-of-range number), 1 for a run that failed (a missing or
 //! unwritable `--dir`, one that already holds a job log, a batch that did not finish).
 
+// This file: the command line, part 5 (the speedup) and `main`. Parts 1 to 4 are in
+// `scenes.rs`; the listener that prints the job system's events is in `monitor.rs`.
 mod monitor;
 mod scenes;
 
